@@ -1,0 +1,1517 @@
+"""The agent state machine: POM's three sub-states as one scannable table.
+
+Pure: no I/O, no clock (``Context.now`` is passed in), no randomness. The
+entry point is :func:`apply`, which takes the agents and job-tasks a command
+touches (a :class:`World`), the command and the context, and returns an
+:class:`Outcome`: the new records, the events to announce and the reply.
+
+The table :data:`TABLE` holds, per input type, an ordered list of entries.
+An entry is either a :class:`Row` (a transition) or a :class:`Reject` (an
+explicit refusal with its code). The first entry whose source states match and
+whose guard holds decides. Guards are named pure predicates; effects are named
+functions that stage changes on a :class:`Tx`. Every entry list ends in
+guard-free entries that cover every state, so no (state, command) pair falls
+through; ``tests/test_machine_coverage.py`` proves it.
+
+Two-agent operations (consult, transfer, conference) are one transition: the
+effect changes both agents in the same :class:`Tx`, so they are committed, or
+refused, together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+import msgspec
+
+from pam_service import messages as m
+from pam_service.domain.states import (
+    BUSY_CALL_STATES,
+    WORK_CALL_STATES,
+    AgentState,
+    CallState,
+    JobState,
+    work_agent_state,
+)
+from pam_service.messages import Agent, JobTask, RejectCode
+
+A = AgentState
+C = CallState
+J = JobState
+
+ALL_A = frozenset(AgentState)
+ALL_C = frozenset(CallState)
+ALL_J = frozenset(JobState)
+LOGGED_IN = ALL_A - {A.LOGOUT}
+WORKING = frozenset({A.BUSY, A.WORK_NOT_READY, A.PENDING_NOT_READY, A.PENDING_LOGOUT})
+IDLE = frozenset({A.READY, A.NOT_READY})
+
+# ---------------------------------------------------------------------------
+# Internal inputs: what the service feeds the machine after resolving a wire
+# command that names no agent (the dispatcher chose one, or a call index did).
+# ---------------------------------------------------------------------------
+
+
+class Internal(msgspec.Struct, frozen=True, tag=True, tag_field="type"):
+    agent_id: str
+
+
+class OfferContact(Internal, frozen=True):
+    """A live customer, a preview or a callback for the agent the dispatcher chose."""
+
+    kind: Literal["connect", "preview", "callback"]
+    job_id: str
+    session_id: str
+    customer: dict[str, Any] = {}
+
+
+class CallEnded(Internal, frozen=True):
+    """``CustomerDisconnected`` for the call this agent owns."""
+
+    call_id: str
+
+
+class AttachToJob(Internal, frozen=True):
+    """The allocator gives the agent to a job-task."""
+
+    job_id: str
+    reason: str = "allocate"
+
+
+class DetachFromJob(Internal, frozen=True):
+    """The agent leaves its job-task (JobEnd): job paused or ended, or donated."""
+
+    job_id: str
+    reason: str
+
+
+class MarkUnknown(Internal, frozen=True):
+    """Failover: this agent's state is in doubt until its desktop resyncs."""
+
+
+class ResolveUnknown(Internal, frozen=True):
+    """The desktop resynchronised (GetAgentStatus / SaveAgentForHA)."""
+
+
+Input = m.Command | Internal
+
+
+# ---------------------------------------------------------------------------
+# Context, world, outcome
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    zone: str
+    now: datetime
+    #: The zone is failing over, or messaging cannot confirm: ReleaseFromOutbound is ignored.
+    degraded: bool = False
+    #: ``TimeZonePendingCallbackDueTime = UTC``: callback due times as UTC ``yyyy/MM/dd HH:mm``.
+    callback_due_utc: bool = False
+    server_tz: tzinfo = UTC
+
+
+@dataclass
+class World:
+    """The records a command may touch. A key mapped to ``None`` is known to be absent."""
+
+    agents: dict[str, Agent | None] = field(default_factory=dict)
+    jobs: dict[str, JobTask | None] = field(default_factory=dict)
+
+
+class Missing(Exception):
+    """The transition needs a record the caller did not load; load it and apply again."""
+
+    def __init__(self, kind: Literal["agent", "job"], key: str) -> None:
+        super().__init__(f"{kind} {key!r} not loaded")
+        self.kind = kind
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: m.Accepted | m.Rejected
+    agents: dict[str, Agent]
+    jobs: dict[str, JobTask]
+    events: list[m.Event]
+    #: Call index changes: call id -> owning agent id, or None when the call is gone.
+    calls: dict[str, str | None]
+    cause: str
+
+    @property
+    def accepted(self) -> bool:
+        return isinstance(self.reply, m.Accepted)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.agents or self.jobs or self.events)
+
+
+class Refusal(Exception):
+    """Raised inside an effect when a guard can only be checked while staging."""
+
+    def __init__(self, code: RejectCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ---------------------------------------------------------------------------
+# The staging area a transition writes to
+# ---------------------------------------------------------------------------
+
+
+class Tx:
+    def __init__(self, world: World, ctx: Context, cause: str) -> None:
+        self.world = world
+        self.ctx = ctx
+        self.cause = cause
+        self.agents: dict[str, Agent] = {}
+        self.jobs: dict[str, JobTask] = {}
+        self.events: list[m.Event] = []
+        self.calls: dict[str, str | None] = {}
+
+    # reads ---------------------------------------------------------------
+    def agent(self, agent_id: str) -> Agent | None:
+        if agent_id in self.agents:
+            return self.agents[agent_id]
+        if agent_id not in self.world.agents:
+            raise Missing("agent", agent_id)
+        return self.world.agents[agent_id]
+
+    def must(self, agent_id: str) -> Agent:
+        a = self.agent(agent_id)
+        assert a is not None, agent_id
+        return a
+
+    def job(self, job_id: str) -> JobTask | None:
+        if job_id in self.jobs:
+            return self.jobs[job_id]
+        if job_id not in self.world.jobs:
+            raise Missing("job", job_id)
+        return self.world.jobs[job_id]
+
+    # writes --------------------------------------------------------------
+    def set(self, agent_id: str, **changes: Any) -> Agent:
+        a = msgspec.structs.replace(self.must(agent_id), **changes)
+        self.agents[agent_id] = a
+        return a
+
+    def set_job(self, job_id: str, **changes: Any) -> JobTask:
+        j = self.job(job_id)
+        assert j is not None, job_id
+        j = msgspec.structs.replace(j, **changes)
+        self.jobs[job_id] = j
+        return j
+
+    def emit(self, event: m.Event) -> None:
+        self.events.append(msgspec.structs.replace(event, zone=self.ctx.zone))
+
+    def notify(self, cls: type[m.Notification], agent_id: str, **kw: Any) -> None:
+        self.emit(cls(agent_id=agent_id, **kw))
+
+    # job membership (licences) --------------------------------------------
+    def attach(self, agent_id: str, job_id: str, reason: str) -> None:
+        """Take a licence of ``job_id`` and start nailing the agent to it."""
+        job = self.job(job_id)
+        assert job is not None
+        if agent_id not in job.assigned:
+            job = self.set_job(job_id, assigned=(*job.assigned, agent_id))
+        a = self.set(agent_id, job_id=job_id, job_state=J.PENDING_JOB_ATTACH, nailed=False,
+                     next_job_id=None)
+        self.emit(m.NailAgent(agent_id=agent_id, extension=a.extension, job_id=job_id))
+        self.emit(m.AgentAttached(job_id=job_id, agent_id=agent_id,
+                                  licenses_used=len(job.assigned), licenses=job.licenses))
+
+    def detach(self, agent_id: str, reason: str, job_state: JobState) -> None:
+        """Give back the agent's licence; its job state becomes ``job_state``."""
+        a = self.must(agent_id)
+        old = a.job_id
+        self.set(agent_id, job_id=None, job_state=job_state, nailed=False)
+        if old is None:
+            return
+        job = self.job(old)
+        if job is None:
+            return
+        if agent_id in job.assigned:
+            job = self.set_job(old, assigned=tuple(x for x in job.assigned if x != agent_id))
+        self.emit(m.AgentDetached(job_id=old, agent_id=agent_id, reason=reason,
+                                  licenses_used=len(job.assigned), licenses=job.licenses))
+        if job.status == "running" and len(job.assigned) < job.min_agents:
+            self.emit(m.JobAgentShortage(job_id=old, assigned=len(job.assigned),
+                                         min_agents=job.min_agents))
+
+
+# ---------------------------------------------------------------------------
+# Table entries
+# ---------------------------------------------------------------------------
+
+Guard = Callable[[Tx, Agent, Any], bool]
+Effect = Callable[[Tx, Agent, Any], None]
+
+
+@dataclass(frozen=True)
+class Src:
+    """Source states: an agent matches when each of its sub-states is in the set."""
+
+    agent: frozenset[AgentState] = ALL_A
+    call: frozenset[CallState] = ALL_C
+    job: frozenset[JobState] = ALL_J
+
+    def matches(self, a: Agent) -> bool:
+        return a.agent_state in self.agent and a.call_state in self.call and a.job_state in self.job
+
+
+def src(agent: Iterable[AgentState] = ALL_A, call: Iterable[CallState] = ALL_C,
+        job: Iterable[JobState] = ALL_J) -> Src:
+    return Src(frozenset(agent), frozenset(call), frozenset(job))
+
+
+ANY = Src()
+
+
+@dataclass(frozen=True)
+class To:
+    """The documented target of a row; ``None`` keeps the sub-state, ``"*"`` means
+    the effect decides (e.g. the end-of-work rules)."""
+
+    agent: AgentState | Literal["*"] | None = None
+    call: CallState | Literal["*"] | None = None
+    job: JobState | Literal["*"] | None = None
+
+
+STAY = To()
+
+
+@dataclass(frozen=True)
+class Row:
+    src: Src
+    to: To
+    effect: Effect | None = None
+    guard: Guard | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Reject:
+    src: Src
+    code: RejectCode
+    message: str
+    guard: Guard | None = None
+    alarm: str | None = None
+
+
+Entry = Row | Reject
+
+
+# ---------------------------------------------------------------------------
+# Guards: named pure predicates
+# ---------------------------------------------------------------------------
+
+
+def not_logged_in(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.agent_state is A.LOGOUT
+
+
+def wrong_zone(tx: Tx, a: Agent, c: m.Login) -> bool:
+    return c.zone != tx.ctx.zone
+
+
+def session_mismatch(tx: Tx, a: Agent, c: Any) -> bool:
+    return bool(c.session_id != a.session_id)
+
+
+def has_pending_callbacks(tx: Tx, a: Agent, c: Any) -> bool:
+    return bool(a.pending_callbacks)
+
+
+def has_pending_activity(tx: Tx, a: Agent, c: Any) -> bool:
+    return bool(a.pending_callbacks or a.pending_consults or a.outgoing_consult)
+
+
+def zone_degraded(tx: Tx, a: Agent, c: Any) -> bool:
+    return tx.ctx.degraded
+
+
+def bad_consult_target(tx: Tx, a: Agent, c: m.Consult) -> bool:
+    neither_or_both = (c.target_agent_id is None) == (c.target_number is None)
+    return neither_or_both or c.target_agent_id == a.agent_id
+
+
+def consult_outstanding(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.outgoing_consult is not None or a.peer_agent_id is not None or (
+        a.external_number is not None)
+
+
+def consult_to_external(tx: Tx, a: Agent, c: m.Consult) -> bool:
+    return c.target_number is not None
+
+
+def target_not_logged_in(tx: Tx, a: Agent, c: m.Consult) -> bool:
+    assert c.target_agent_id is not None
+    b = tx.agent(c.target_agent_id)
+    return b is None or b.agent_state is A.LOGOUT
+
+
+def target_ready_idle(tx: Tx, a: Agent, c: m.Consult) -> bool:
+    assert c.target_agent_id is not None
+    b = tx.must(c.target_agent_id)
+    return b.agent_state is A.READY and b.call_state is C.IDLE
+
+
+def target_working(tx: Tx, a: Agent, c: m.Consult) -> bool:
+    assert c.target_agent_id is not None
+    return tx.must(c.target_agent_id).call_state in WORK_CALL_STATES
+
+
+def target_pending_full(tx: Tx, a: Agent, c: m.Consult) -> bool:
+    assert c.target_agent_id is not None
+    return len(tx.must(c.target_agent_id).pending_consults) >= MAX_PENDING_CONSULTS
+
+
+def in_agent_consult_as_initiator(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.consult_initiator and a.peer_agent_id is not None
+
+
+def in_external_consult(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.consult_initiator and a.external_number is not None
+
+
+def in_active_consult(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.call_state is C.CONSULT
+
+
+def has_outgoing_pending_consult(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.outgoing_consult is not None
+
+
+def has_incoming_pending_consult(tx: Tx, a: Agent, c: m.RejectConsult) -> bool:
+    if c.from_agent_id is None:
+        return bool(a.pending_consults)
+    return any(p.from_agent_id == c.from_agent_id for p in a.pending_consults)
+
+
+def with_external_party(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.external_number is not None
+
+
+def bad_completion_code(tx: Tx, a: Agent, c: m.WrapupContact) -> bool:
+    if c.completion_code is None:
+        return False
+    return c.completion_code not in allowed_codes(a)
+
+
+def extensions_left(tx: Tx, a: Agent, c: Any) -> bool:
+    w = a.wrapup
+    return w is not None and w.extensions_used < w.wrapup_extensions
+
+
+def unknown_job(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> bool:
+    j = tx.job(c.job_id)
+    return j is None or j.status != "running"
+
+
+def same_job(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> bool:
+    return a.job_id == c.job_id and a.job_state in (J.JOB_ATTACHED, J.PENDING_JOB_ATTACH)
+
+
+def job_full(tx: Tx, a: Agent, c: Any) -> bool:
+    j = tx.job(c.job_id)
+    assert j is not None
+    return a.agent_id not in j.assigned and len(j.assigned) >= j.capacity
+
+
+def job_not_running(tx: Tx, a: Agent, c: Any) -> bool:
+    j = tx.job(c.job_id)
+    return j is None or j.status != "running"
+
+
+def lacks_job_skills(tx: Tx, a: Agent, c: AttachToJob) -> bool:
+    j = tx.job(c.job_id)
+    assert j is not None
+    have = {s.name for s in a.skills}
+    return not set(j.required_skills) <= have
+
+
+def available_for_contact(tx: Tx, a: Agent, c: OfferContact) -> bool:
+    """Available: Ready, Idle, JobAttached to the contact's job, nailed."""
+    return (a.agent_state is A.READY and a.call_state is C.IDLE
+            and a.job_state is J.JOB_ATTACHED and a.job_id == c.job_id and a.nailed)
+
+
+def owns_call(tx: Tx, a: Agent, c: CallEnded) -> bool:
+    return a.session_id == c.call_id
+
+
+def is_conference_owner(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.call_state is C.CONFERENCE_OWNER or (
+        a.call_state is C.HOLD and a.held_from is C.CONFERENCE_OWNER)
+
+
+def dial_answered(tx: Tx, a: Agent, c: m.DialResult) -> bool:
+    return c.result == "answered"
+
+
+def not_for_this_job(tx: Tx, a: Agent, c: DetachFromJob) -> bool:
+    return a.job_id != c.job_id and a.next_job_id != c.job_id
+
+
+def callback_for_job_unknown(tx: Tx, a: Agent, c: m.CallbackDue) -> bool:
+    return tx.job(c.job_id) is None
+
+
+def is_passive_party(tx: Tx, a: Agent, c: Any) -> bool:
+    """A consult receiver or conference passive: PAM cannot see its nailing."""
+    return a.call_state is C.CONFERENCE_PASSIVE or (
+        a.call_state is C.CONSULT and not a.consult_initiator)
+
+
+# ---------------------------------------------------------------------------
+# Shared steps
+# ---------------------------------------------------------------------------
+
+MAX_PENDING_CONSULTS = 2
+
+_CALL_FIELDS_CLEARED: dict[str, Any] = dict(
+    call_state=C.IDLE, session_id=None, customer={}, call_origin=None, call_job_id=None,
+    peer_agent_id=None, consult_initiator=False, external_number=None, held_from=None,
+    outgoing_consult=None, wrapup=None,
+)
+
+
+def allowed_codes(a: Agent) -> set[str]:
+    codes = set(a.wrapup.completion_codes) if a.wrapup else set()
+    codes.add(m.EXTERNAL_TRANSFER_CODE)
+    if a.wrapup and a.wrapup.default_completion_code:
+        codes.add(a.wrapup.default_completion_code)
+    return codes
+
+
+def format_due(tx: Tx, due: datetime) -> str:
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    if tx.ctx.callback_due_utc:
+        return due.astimezone(UTC).strftime("%Y/%m/%d %H:%M")
+    return due.astimezone(tx.ctx.server_tz).isoformat(timespec="minutes")
+
+
+def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:
+    """The contact ends for its owner: Wrapup, and WrapupStarted to the desktop."""
+    a = tx.must(agent_id)
+    w = a.wrapup or m.WrapupSpec()
+    if external:
+        codes = tuple(w.completion_codes)
+        if m.EXTERNAL_TRANSFER_CODE not in codes:
+            codes = (*codes, m.EXTERNAL_TRANSFER_CODE)
+        w = msgspec.structs.replace(w, completion_codes=codes,
+                                    default_completion_code=m.EXTERNAL_TRANSFER_CODE)
+    agent_state = a.agent_state if a.agent_state in (A.PENDING_NOT_READY, A.PENDING_LOGOUT) \
+        else A.WORK_NOT_READY
+    if a.session_id is not None:
+        tx.calls[a.session_id] = agent_id
+    tx.set(agent_id, agent_state=agent_state, call_state=C.WRAPUP, peer_agent_id=None,
+           consult_initiator=False, external_number=None, held_from=None, wrapup=w,
+           outgoing_consult=None)
+    tx.notify(m.WrapupStarted, agent_id, session_id=a.session_id,
+              completion_codes=list(w.completion_codes),
+              default_completion_code=w.default_completion_code,
+              wrapup_seconds=w.wrapup_seconds, wrapup_extensions=w.wrapup_extensions)
+
+
+def drop_outgoing_consult(tx: Tx, a: Agent) -> None:
+    """Withdraw a consult this agent left pending on a busy colleague."""
+    if a.outgoing_consult is None:
+        return
+    b = tx.agent(a.outgoing_consult)
+    if b is not None:
+        tx.set(b.agent_id, pending_consults=tuple(
+            p for p in b.pending_consults if p.from_agent_id != a.agent_id))
+    tx.set(a.agent_id, outgoing_consult=None)
+
+
+def begin_consult(tx: Tx, initiator_id: str, receiver_id: str) -> None:
+    """Both agents enter Consult; the customer is put on hold with music."""
+    a = tx.must(initiator_id)
+    b = tx.must(receiver_id)
+    tx.set(initiator_id, agent_state=_busy_keep_pending(a), call_state=C.CONSULT,
+           peer_agent_id=receiver_id, consult_initiator=True, outgoing_consult=None,
+           held_from=None)
+    tx.set(receiver_id, agent_state=_busy_keep_pending(b), call_state=C.CONSULT,
+           peer_agent_id=initiator_id, consult_initiator=False, session_id=a.session_id,
+           call_origin="consult", customer=a.customer, call_job_id=a.call_job_id)
+    if a.session_id and a.call_state is not C.HOLD:
+        tx.emit(m.PlayHold(agent_id=initiator_id, call_id=a.session_id))
+
+
+def _busy_keep_pending(a: Agent) -> AgentState:
+    return a.agent_state if a.agent_state in (A.PENDING_NOT_READY, A.PENDING_LOGOUT) else A.BUSY
+
+
+def finish_work(tx: Tx, agent_id: str) -> None:
+    """The agent's current work is over: apply, in order, what was waiting for it.
+
+    1. a pending consult whose initiator still waits is delivered (the agent
+       stays busy; everything else keeps waiting for that consult to end);
+    2. pending job moves complete: PendingInbound / PendingManualInbound ->
+       JobInbound, PendingOutbound -> JobDetached, PendingManualJobMovement ->
+       the new job (PendingJobAttach, or JobEnd when it has no licence left);
+    3. the agent state settles: PendingLogout -> Logout, PendingNotReady ->
+       NotReady with its reason, otherwise Ready; a Ready agent with a pending
+       callback gets it at once;
+    4. an agent still attached to a job but no longer nailed is nailed again.
+    """
+    a = tx.set(agent_id, **_CALL_FIELDS_CLEARED)
+    # 1. pending consults, oldest first; stale ones are dropped.
+    while a.pending_consults:
+        pc, rest = a.pending_consults[0], a.pending_consults[1:]
+        a = tx.set(agent_id, pending_consults=rest)
+        init = tx.agent(pc.from_agent_id)
+        if (init is not None and init.outgoing_consult == agent_id
+                and init.call_state in (C.TALKING, C.HOLD) and init.session_id == pc.session_id):
+            tx.set(agent_id, agent_state=_busy_keep_pending(a))
+            begin_consult(tx, pc.from_agent_id, agent_id)
+            return
+    # 2. job moves.
+    js = a.job_state
+    if js is J.PENDING_INBOUND:
+        tx.detach(agent_id, "blended to inbound", J.JOB_INBOUND)
+        tx.notify(m.BlendedToInbound, agent_id)
+    elif js is J.PENDING_MANUAL_INBOUND:
+        tx.detach(agent_id, "released from outbound", J.JOB_INBOUND)
+    elif js is J.PENDING_OUTBOUND:
+        tx.set(agent_id, job_state=J.JOB_DETACHED)
+        tx.notify(m.BlendedToOutbound, agent_id)
+    elif js is J.PENDING_MANUAL_JOB_MOVEMENT:
+        target = a.next_job_id
+        tx.detach(agent_id, "moved to another job", J.JOB_END)
+        tx.set(agent_id, next_job_id=None)
+        job = tx.job(target) if target else None
+        if (target and job is not None and job.status == "running"
+                and len(job.assigned) < job.capacity):
+            tx.attach(agent_id, target, "moved by supervisor")
+    a = tx.must(agent_id)
+    # 3. agent state.
+    if a.agent_state is A.PENDING_LOGOUT:
+        logout(tx, agent_id)
+        return
+    if a.agent_state is A.PENDING_NOT_READY:
+        tx.set(agent_id, agent_state=A.NOT_READY)
+    else:
+        tx.set(agent_id, agent_state=A.READY, reason_code=None, reason=None, walkaway=False)
+        if a.pending_callbacks:
+            deliver_callback(tx, agent_id)
+            return
+    # 4. nailing.
+    a = tx.must(agent_id)
+    if a.job_state is J.JOB_ATTACHED and not a.nailed:
+        tx.set(agent_id, job_state=J.PENDING_JOB_ATTACH)
+        tx.emit(m.NailAgent(agent_id=agent_id, extension=a.extension, job_id=a.job_id))
+
+
+def deliver_callback(tx: Tx, agent_id: str) -> None:
+    a = tx.must(agent_id)
+    cb, rest = a.pending_callbacks[0], a.pending_callbacks[1:]
+    offer(tx, agent_id, kind="callback", job_id=cb.job_id, session_id=cb.callback_id,
+          customer=cb.customer)
+    tx.set(agent_id, pending_callbacks=rest)
+
+
+def offer(tx: Tx, agent_id: str, *, kind: str, job_id: str, session_id: str,
+          customer: dict[str, Any]) -> None:
+    job = tx.job(job_id)
+    wrapup = m.WrapupSpec()
+    if job is not None:
+        wrapup = m.WrapupSpec(
+            completion_codes=tuple(job.completion_codes),
+            default_completion_code=job.default_completion_code,
+            wrapup_seconds=job.wrapup_seconds, wrapup_extensions=job.wrapup_extensions)
+    call_state = {"connect": C.TALKING, "preview": C.PREVIEW, "callback": C.CALLBACK}[kind]
+    a = tx.must(agent_id)
+    tx.set(agent_id, agent_state=_busy_keep_pending(a), call_state=call_state,
+           session_id=session_id, customer=customer, call_origin=kind, call_job_id=job_id,
+           wrapup=wrapup)
+    if kind == "connect":
+        tx.calls[session_id] = agent_id
+        tx.emit(m.ConnectCall(agent_id=agent_id, call_id=session_id))
+        tx.notify(m.CallNotify, agent_id, call_id=session_id, job_id=job_id, customer=customer)
+        if job is not None:
+            tx.set_job(job_id, calls_connected=job.calls_connected + 1)
+    elif kind == "preview":
+        tx.notify(m.PreviewOffered, agent_id, session_id=session_id, job_id=job_id,
+                  customer=customer)
+    else:
+        tx.notify(m.CallbackOffered, agent_id, session_id=session_id, job_id=job_id,
+                  customer=customer)
+
+
+def logout(tx: Tx, agent_id: str) -> None:
+    a = tx.must(agent_id)
+    if a.job_id is not None:
+        tx.detach(agent_id, "logout", J.JOB_DETACHED)
+    tx.set(agent_id, agent_state=A.LOGOUT, job_state=J.JOB_DETACHED, reason_code=None,
+           reason=None, walkaway=False, nailed=False, next_job_id=None, pending_callbacks=(),
+           pending_consults=(), **_CALL_FIELDS_CLEARED)
+
+
+def free_peer(tx: Tx, a: Agent) -> None:
+    """The other agent of a consult or conference is done with the call."""
+    if a.peer_agent_id is not None:
+        finish_work(tx, a.peer_agent_id)
+
+
+# ---------------------------------------------------------------------------
+# Effects: one per row that needs more than its target states
+# ---------------------------------------------------------------------------
+
+
+def do_login(tx: Tx, a: Agent, c: m.Login) -> None:
+    tx.set(a.agent_id, zone=c.zone, extension=c.extension, skills=tuple(c.skills),
+           time_zone=c.time_zone, locale=c.locale, agent_name=c.agent_name,
+           agent_state=A.NOT_READY, call_state=C.IDLE, job_state=J.JOB_DETACHED, job_id=None,
+           reason_code=None, reason=None, walkaway=False, nailed=False,
+           logged_in_at=tx.ctx.now, ha_data={})
+
+
+def do_ready(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, agent_state=A.READY, reason_code=None, reason=None, walkaway=False)
+    if a.pending_callbacks:
+        deliver_callback(tx, a.agent_id)
+
+
+def cancel_pending_agent_state(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, agent_state=work_agent_state(a.call_state), reason_code=None,
+           reason=None, walkaway=False)
+
+
+def do_not_ready(tx: Tx, a: Agent, c: m.NotReady) -> None:
+    busy = a.call_state in WORK_CALL_STATES
+    tx.set(a.agent_id, agent_state=A.PENDING_NOT_READY if busy else A.NOT_READY,
+           reason_code=c.reason_code, reason=c.reason, walkaway=c.walkaway)
+    if c.walkaway:
+        tx.emit(m.Alarm(code="P_POMAGT16", severity="major", agent_id=a.agent_id,
+                        message=f"Agent {a.agent_id} walked away from the desktop "
+                                f"(NotReady reason {c.reason_code})"))
+
+
+def do_logout(tx: Tx, a: Agent, c: Any) -> None:
+    logout(tx, a.agent_id)
+
+
+def do_pending_logout(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, agent_state=A.PENDING_LOGOUT)
+
+
+def do_hold(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, call_state=C.HOLD, held_from=a.call_state)
+    if a.session_id:
+        tx.emit(m.PlayHold(agent_id=a.agent_id, call_id=a.session_id))
+
+
+def do_unhold(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, call_state=a.held_from or C.TALKING, held_from=None)
+    if a.session_id:
+        tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
+
+
+def do_consult_external(tx: Tx, a: Agent, c: m.Consult) -> None:
+    tx.set(a.agent_id, call_state=C.CONSULT, consult_initiator=True,
+           external_number=c.target_number, held_from=None)
+    if a.session_id and a.call_state is not C.HOLD:
+        tx.emit(m.PlayHold(agent_id=a.agent_id, call_id=a.session_id))
+
+
+def do_consult_agent(tx: Tx, a: Agent, c: m.Consult) -> None:
+    assert c.target_agent_id is not None
+    begin_consult(tx, a.agent_id, c.target_agent_id)
+
+
+def do_consult_pending(tx: Tx, a: Agent, c: m.Consult) -> None:
+    assert c.target_agent_id is not None
+    b = tx.must(c.target_agent_id)
+    pcs = (*b.pending_consults, m.PendingConsult(from_agent_id=a.agent_id,
+                                                 session_id=a.session_id, since=tx.ctx.now))
+    tx.set(b.agent_id, pending_consults=pcs)
+    tx.set(a.agent_id, outgoing_consult=b.agent_id)
+    tx.notify(m.ConsultPending, b.agent_id, from_agent_id=a.agent_id, pending=len(pcs))
+
+
+def end_consult(tx: Tx, a: Agent, c: Any) -> None:
+    """Cancel an active consult (either party): initiator back to Talking, the
+    other agent (or external party) leaves."""
+    init = a if a.consult_initiator else tx.must(a.peer_agent_id or "")
+    tx.set(init.agent_id, call_state=C.TALKING, peer_agent_id=None, consult_initiator=False,
+           external_number=None)
+    if init.session_id:
+        tx.emit(m.StopHold(agent_id=init.agent_id, call_id=init.session_id))
+    if init.peer_agent_id is not None:
+        finish_work(tx, init.peer_agent_id)
+
+
+def do_cancel_pending_consult(tx: Tx, a: Agent, c: Any) -> None:
+    drop_outgoing_consult(tx, a)
+
+
+def do_reject_consult(tx: Tx, a: Agent, c: m.RejectConsult) -> None:
+    pcs = a.pending_consults
+    pc = next(p for p in pcs if c.from_agent_id in (None, p.from_agent_id))
+    tx.set(a.agent_id, pending_consults=tuple(p for p in pcs if p is not pc))
+    init = tx.agent(pc.from_agent_id)
+    if init is not None and init.outgoing_consult == a.agent_id:
+        tx.set(init.agent_id, outgoing_consult=None)
+
+
+def do_transfer(tx: Tx, a: Agent, c: Any) -> None:
+    """Consultative transfer: the initiator is free at once; the receiver owns the
+    call and its wrap-up (``Call Continue(transferred)`` in reports)."""
+    assert a.peer_agent_id is not None
+    b = tx.must(a.peer_agent_id)
+    tx.set(b.agent_id, agent_state=_busy_keep_pending(b), call_state=C.TALKING,
+           peer_agent_id=None, consult_initiator=False, call_origin="transferred",
+           wrapup=a.wrapup, held_from=None)
+    if a.session_id:
+        tx.calls[a.session_id] = b.agent_id
+        tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
+        tx.notify(m.CallNotify, b.agent_id, call_id=a.session_id, job_id=a.call_job_id,
+                  customer=a.customer, origin="transferred")
+    tx.set(a.agent_id, peer_agent_id=None)
+    finish_work(tx, a.agent_id)
+
+
+def do_transfer_external(tx: Tx, a: Agent, c: Any) -> None:
+    """Hand the customer to an external party: the call is disposed, and the
+    desktop wraps up with "Transferred to external number"."""
+    passive = a.peer_agent_id if a.call_state is not C.CONSULT else None
+    start_wrapup(tx, a.agent_id, external=True)
+    if passive is not None:
+        finish_work(tx, passive)
+
+
+def do_transfer_from_conference(tx: Tx, a: Agent, c: Any) -> None:
+    """The owner leaves a conference: the passive agent owns the call."""
+    do_transfer(tx, a, c)
+
+
+def do_conference(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, call_state=C.CONFERENCE_OWNER, consult_initiator=False)
+    if a.peer_agent_id is not None:
+        tx.set(a.peer_agent_id, call_state=C.CONFERENCE_PASSIVE, consult_initiator=False)
+    if a.session_id:
+        tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
+
+
+def do_end_conference(tx: Tx, a: Agent, c: Any) -> None:
+    """Either agent ends it: the passive agent is free, the owner talks on."""
+    passive: Agent | None
+    if a.call_state is C.CONFERENCE_PASSIVE:
+        owner, passive = tx.must(a.peer_agent_id or ""), a
+    else:
+        owner, passive = a, (tx.must(a.peer_agent_id) if a.peer_agent_id else None)
+    was_held = owner.call_state is C.HOLD
+    tx.set(owner.agent_id, call_state=C.HOLD if was_held else C.TALKING,
+           held_from=C.TALKING if was_held else None, peer_agent_id=None,
+           external_number=None)
+    if passive is not None:
+        tx.set(passive.agent_id, peer_agent_id=None)
+        finish_work(tx, passive.agent_id)
+
+
+def do_change_owner(tx: Tx, a: Agent, c: Any) -> None:
+    assert a.peer_agent_id is not None
+    b = tx.must(a.peer_agent_id)
+    held = a.call_state is C.HOLD
+    tx.set(b.agent_id, call_state=C.HOLD if held else C.CONFERENCE_OWNER,
+           held_from=C.CONFERENCE_OWNER if held else None, wrapup=a.wrapup,
+           call_origin=a.call_origin)
+    tx.set(a.agent_id, call_state=C.CONFERENCE_PASSIVE, held_from=None)
+    if a.session_id:
+        tx.calls[a.session_id] = b.agent_id
+
+
+def do_preview_dial(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, call_state=C.DIALING)
+    tx.emit(m.DialCustomer(agent_id=a.agent_id, session_id=a.session_id or ""))
+
+
+def do_redial(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, agent_state=_busy_keep_pending(a), call_state=C.DIALING,
+           call_origin="redial")
+    tx.emit(m.DialCustomer(agent_id=a.agent_id, session_id=a.session_id or ""))
+
+
+def do_wrapup_now(tx: Tx, a: Agent, c: Any) -> None:
+    start_wrapup(tx, a.agent_id)
+
+
+def do_dial_answered(tx: Tx, a: Agent, c: m.DialResult) -> None:
+    tx.set(a.agent_id, call_state=C.TALKING)
+    tx.calls[c.session_id] = a.agent_id
+    tx.notify(m.CallNotify, a.agent_id, call_id=c.session_id, job_id=a.call_job_id,
+              customer=a.customer, origin=a.call_origin or "connect")
+
+
+def do_wrapup_contact(tx: Tx, a: Agent, c: m.WrapupContact) -> None:
+    w = a.wrapup or m.WrapupSpec()
+    code = c.completion_code or w.default_completion_code
+    tx.set(a.agent_id, completion_code=code)
+    if a.call_job_id is not None:
+        tx.emit(m.CallCompleted(job_id=a.call_job_id, agent_id=a.agent_id,
+                                session_id=a.session_id, completion_code=code,
+                                defaulted=c.completion_code is None))
+    if a.session_id:
+        tx.calls[a.session_id] = None
+    finish_work(tx, a.agent_id)
+
+
+def do_extend_wrapup(tx: Tx, a: Agent, c: Any) -> None:
+    w = a.wrapup
+    assert w is not None
+    tx.set(a.agent_id, wrapup=msgspec.structs.replace(w, extensions_used=w.extensions_used + 1))
+
+
+def do_create_callback(tx: Tx, a: Agent, c: m.CreateCallback) -> None:
+    tx.emit(m.CallbackCreated(job_id=a.call_job_id or "", agent_id=a.agent_id,
+                              session_id=c.session_id, due_time=c.due_time,
+                              target_agent_id=c.target_agent_id))
+
+
+def do_save_for_ha(tx: Tx, a: Agent, c: m.SaveAgentForHA) -> None:
+    tx.set(a.agent_id, ha_data=c.data)
+
+
+def do_blend_inbound_now(tx: Tx, a: Agent, c: Any) -> None:
+    tx.detach(a.agent_id, "blended to inbound", J.JOB_INBOUND)
+    tx.set(a.agent_id, next_job_id=None)
+    tx.notify(m.BlendedToInbound, a.agent_id)
+
+
+def do_release_now(tx: Tx, a: Agent, c: Any) -> None:
+    tx.detach(a.agent_id, "released from outbound", J.JOB_INBOUND)
+    tx.set(a.agent_id, next_job_id=None)
+
+
+def do_release_pending(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.PENDING_MANUAL_INBOUND, next_job_id=None)
+
+
+def do_blend_inbound_pending(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.PENDING_INBOUND, next_job_id=None)
+
+
+def do_blend_outbound_pending(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.PENDING_OUTBOUND)
+
+
+def do_blend_outbound_now(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.JOB_DETACHED)
+    tx.notify(m.BlendedToOutbound, a.agent_id)
+
+
+def do_cancel_pending_inbound(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.JOB_ATTACHED if a.nailed else J.PENDING_JOB_ATTACH)
+
+
+def do_back_to_inbound(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.JOB_INBOUND)
+
+
+def do_move_now(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
+    if a.job_id is not None:
+        tx.detach(a.agent_id, "moved to another job", J.JOB_END)
+    tx.attach(a.agent_id, c.job_id, "moved by supervisor")
+
+
+def do_move_pending(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
+    tx.set(a.agent_id, job_state=J.PENDING_MANUAL_JOB_MOVEMENT, next_job_id=c.job_id)
+
+
+def do_offer(tx: Tx, a: Agent, c: OfferContact) -> None:
+    offer(tx, a.agent_id, kind=c.kind, job_id=c.job_id, session_id=c.session_id,
+          customer=c.customer)
+
+
+def do_callback_now(tx: Tx, a: Agent, c: m.CallbackDue) -> None:
+    offer(tx, a.agent_id, kind="callback", job_id=c.job_id, session_id=c.callback_id,
+          customer=c.customer)
+
+
+def do_callback_pending(tx: Tx, a: Agent, c: m.CallbackDue) -> None:
+    due = c.due_time or tx.ctx.now
+    cb = m.PendingCallback(callback_id=c.callback_id, job_id=c.job_id, due_time=due,
+                           customer=c.customer)
+    tx.set(a.agent_id, pending_callbacks=(*a.pending_callbacks, cb))
+    tx.notify(m.PreviewCallbackPending, a.agent_id, callback_id=c.callback_id,
+              job_id=c.job_id, due_time=format_due(tx, due))
+
+
+def do_customer_drop(tx: Tx, a: Agent, c: Any) -> None:
+    """The customer hangs up: the owner wraps up, a consulted or conferenced
+    colleague is free at once."""
+    peer = a.peer_agent_id
+    start_wrapup(tx, a.agent_id)
+    if peer is not None:
+        tx.set(peer, peer_agent_id=None)
+        finish_work(tx, peer)
+
+
+def do_nailed(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, job_state=J.JOB_ATTACHED, nailed=True)
+    tx.notify(m.NailupChange, a.agent_id, nailed=True)
+    tx.notify(m.JobAttached, a.agent_id, job_id=a.job_id or "")
+
+
+def do_nailed_only(tx: Tx, a: Agent, c: Any) -> None:
+    if not a.nailed:
+        tx.set(a.agent_id, nailed=True)
+        tx.notify(m.NailupChange, a.agent_id, nailed=True)
+
+
+def do_nail_drop_busy(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, nailed=False)
+    tx.notify(m.NailupChange, a.agent_id, nailed=False)
+    do_customer_drop(tx, tx.must(a.agent_id), c)
+
+
+def do_nail_drop_idle(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, nailed=False, job_state=J.PENDING_JOB_ATTACH)
+    tx.notify(m.NailupChange, a.agent_id, nailed=False)
+    tx.emit(m.NailAgent(agent_id=a.agent_id, extension=a.extension, job_id=a.job_id))
+
+
+def do_nail_drop_mark(tx: Tx, a: Agent, c: Any) -> None:
+    if a.nailed:
+        tx.set(a.agent_id, nailed=False)
+        tx.notify(m.NailupChange, a.agent_id, nailed=False)
+
+
+def do_attach(tx: Tx, a: Agent, c: AttachToJob) -> None:
+    tx.attach(a.agent_id, c.job_id, c.reason)
+
+
+def do_detach(tx: Tx, a: Agent, c: DetachFromJob) -> None:
+    if a.next_job_id == c.job_id:  # the job a pending movement was heading to is gone
+        tx.set(a.agent_id, next_job_id=None,
+               job_state=J.JOB_ATTACHED if a.nailed else J.PENDING_JOB_ATTACH)
+        return
+    keep = a.job_state in (J.PENDING_INBOUND, J.PENDING_MANUAL_INBOUND,
+                           J.PENDING_MANUAL_JOB_MOVEMENT)
+    tx.detach(a.agent_id, c.reason, a.job_state if keep else J.JOB_END)
+
+
+def do_mark_unknown(tx: Tx, a: Agent, c: Any) -> None:
+    tx.set(a.agent_id, agent_state=A.UNKNOWN)
+
+
+def do_resolve_unknown(tx: Tx, a: Agent, c: Any) -> None:
+    # Idle agents come back NotReady (the safe choice: no call until they say Ready).
+    tx.set(a.agent_id, agent_state=A.NOT_READY if a.call_state is C.IDLE
+           else work_agent_state(a.call_state))
+
+
+def noop(tx: Tx, a: Agent, c: Any) -> None:
+    """Accepted, nothing to change (the agent is already where the command leads)."""
+
+
+# ---------------------------------------------------------------------------
+# The table
+# ---------------------------------------------------------------------------
+
+NOT_LOGGED_IN = Reject(src(agent={A.LOGOUT}), "NotLoggedIn", "the agent is not logged in")
+IN_DOUBT = Reject(src(agent={A.UNKNOWN}), "Unavailable",
+                  "the agent's state is being resynchronised after a failover; "
+                  "send GetAgentStatus or SaveAgentForHA")
+TALK = {C.TALKING, C.HOLD}
+CONF = {C.CONFERENCE_OWNER, C.CONFERENCE_PASSIVE}
+ON_CALL = {C.TALKING, C.HOLD, C.CONSULT, C.CONFERENCE_OWNER, C.CONFERENCE_PASSIVE}
+NOT_INBOUND = ALL_J - {J.JOB_INBOUND, J.PENDING_INBOUND, J.PENDING_MANUAL_INBOUND,
+                       J.PENDING_OUTBOUND}
+LEAVING_OUTBOUND = {J.PENDING_INBOUND, J.PENDING_MANUAL_INBOUND}
+
+
+def reject_rest(message: str, code: RejectCode = "InvalidTransition") -> Reject:
+    return Reject(ANY, code, message)
+
+
+TABLE: dict[type[Any], list[Entry]] = {
+    # ---- session -------------------------------------------------------
+    m.Login: [
+        Reject(ANY, "BadRequest", "Login zone differs from the zone the command was sent to",
+               guard=wrong_zone),
+        Row(src(agent={A.LOGOUT}), To(A.NOT_READY, C.IDLE, J.JOB_DETACHED), do_login),
+        reject_rest("the agent is already logged in", "AlreadyLoggedIn"),
+    ],
+    m.Logout: [
+        NOT_LOGGED_IN,
+        Row(src(agent={A.NOT_READY}), To(A.LOGOUT, C.IDLE, J.JOB_DETACHED), do_logout),
+        reject_rest("Logout is allowed only from NotReady; send NotReady first"),
+    ],
+    m.PendingLogout: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Row(src(agent=IDLE), To(A.LOGOUT, C.IDLE, J.JOB_DETACHED), do_logout),
+        Row(src(agent={A.PENDING_LOGOUT}), STAY, noop),
+        Row(src(agent=WORKING), To(A.PENDING_LOGOUT), do_pending_logout,
+            note="logout when the current work ends"),
+        reject_rest("PendingLogout is not possible now"),
+    ],
+    # ---- availability --------------------------------------------------
+    m.Ready: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Row(src(agent={A.READY}), STAY, noop),
+        Row(src(agent={A.NOT_READY}), To(A.READY), do_ready,
+            note="a pending callback is offered at once"),
+        Row(src(agent={A.PENDING_NOT_READY, A.PENDING_LOGOUT}), To("*"),
+            cancel_pending_agent_state, note="cancels the pending NotReady / logout"),
+        reject_rest("the agent is busy; it becomes Ready when its work ends"),
+    ],
+    m.NotReady: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Reject(src(agent={A.PENDING_LOGOUT}), "InvalidTransition",
+               "the agent is logging out when its work ends"),
+        Row(src(agent={A.READY, A.NOT_READY}), To(A.NOT_READY), do_not_ready,
+            note="from NotReady: changes the reason; walkaway raises P_POMAGT16"),
+        Row(src(agent={A.BUSY, A.WORK_NOT_READY, A.PENDING_NOT_READY}), To(A.PENDING_NOT_READY),
+            do_not_ready, note="NotReady when the current work ends"),
+        reject_rest("NotReady is not possible now"),
+    ],
+    # ---- preview / callback / dialing -----------------------------------
+    m.PreviewDial: [
+        NOT_LOGGED_IN,
+        Reject(src(call={C.PREVIEW, C.CALLBACK}), "BadRequest",
+               "session_id is not the session offered to this agent", guard=session_mismatch),
+        Row(src(call={C.PREVIEW, C.CALLBACK}), To(call=C.DIALING), do_preview_dial),
+        reject_rest("PreviewDial needs a preview or callback on the desktop"),
+    ],
+    m.PreviewCancel: [
+        NOT_LOGGED_IN,
+        Reject(src(call={C.PREVIEW, C.CALLBACK}), "BadRequest",
+               "session_id is not the session offered to this agent", guard=session_mismatch),
+        Row(src(call={C.PREVIEW, C.CALLBACK}), To(A.WORK_NOT_READY, C.WRAPUP), do_wrapup_now),
+        reject_rest("PreviewCancel needs a preview or callback on the desktop"),
+    ],
+    m.Redial: [
+        NOT_LOGGED_IN,
+        Reject(src(call={C.WRAPUP}), "BadRequest", "session_id is not the contact in wrap-up",
+               guard=session_mismatch),
+        Row(src(call={C.WRAPUP}), To(A.BUSY, C.DIALING), do_redial),
+        reject_rest("Redial is allowed only in Wrapup"),
+    ],
+    m.DialResult: [
+        NOT_LOGGED_IN,
+        Reject(src(call={C.DIALING}), "BadRequest", "session_id is not the session being dialled",
+               guard=session_mismatch),
+        Row(src(call={C.DIALING}), To(call=C.TALKING), do_dial_answered, guard=dial_answered),
+        Row(src(call={C.DIALING}), To(A.WORK_NOT_READY, C.WRAPUP), do_wrapup_now,
+            note="no_answer, busy or failed"),
+        reject_rest("no dial in progress for this agent"),
+    ],
+    # ---- talking -------------------------------------------------------
+    m.HoldCall: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.TALKING, C.CONFERENCE_OWNER}), To(call=C.HOLD), do_hold),
+        reject_rest("HoldCall needs a call in Talking, or the conference owner"),
+    ],
+    m.UnholdCall: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.HOLD}), To(call="*"), do_unhold, note="back to Talking or ConferenceOwner"),
+        reject_rest("the call is not on hold"),
+    ],
+    # ---- consult -------------------------------------------------------
+    m.Consult: [
+        NOT_LOGGED_IN,
+        Reject(ANY, "BadRequest", "give exactly one of target_agent_id and target_number, "
+               "not the agent itself", guard=bad_consult_target),
+        Reject(src(call=ALL_C - TALK), "InvalidTransition",
+               "Consult needs a customer call in Talking or Hold"),
+        Reject(ANY, "InvalidTransition", "a consult is already outstanding",
+               guard=consult_outstanding),
+        Row(ANY, To(A.BUSY, C.CONSULT), do_consult_external, guard=consult_to_external,
+            note="external party; the customer hears hold music"),
+        Reject(ANY, "BadRequest", "target agent is not logged in in this zone",
+               guard=target_not_logged_in),
+        Row(ANY, To(A.BUSY, C.CONSULT), do_consult_agent, guard=target_ready_idle,
+            note="both agents Consult; customer on hold"),
+        Reject(ANY, "LimitReached", "the target agent already has two pending consults",
+               guard=target_pending_full),
+        Row(ANY, STAY, do_consult_pending, guard=target_working,
+            note="target busy: ConsultPending, delivered when its work ends"),
+        reject_rest("the target agent is not available for a consult"),
+    ],
+    m.CancelConsult: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.CONSULT}), To(call=C.TALKING), end_consult,
+            note="either party; the other agent is free"),
+        Row(src(call=TALK), STAY, do_cancel_pending_consult, guard=has_outgoing_pending_consult,
+            note="withdraws a pending consult"),
+        reject_rest("there is no consult to cancel"),
+    ],
+    m.RejectConsult: [
+        NOT_LOGGED_IN,
+        Row(ANY, STAY, do_reject_consult, guard=has_incoming_pending_consult,
+            note="drops a pending consult"),
+        Row(src(call={C.CONSULT}), To("*", "*"), end_consult, guard=lambda tx, a, c: (
+            not a.consult_initiator), note="the consulted agent leaves an active consult"),
+        reject_rest("there is no consult to reject"),
+    ],
+    m.Transfer: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.CONSULT}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
+            guard=in_external_consult,
+            note='to an external party; wrap-up "Transferred to external number"'),
+        Row(src(call={C.CONSULT}), To("*", C.IDLE), do_transfer,
+            guard=in_agent_consult_as_initiator, note="initiator free; receiver Talking"),
+        Row(src(call={C.CONFERENCE_OWNER}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
+            guard=with_external_party, note="conference with an external party"),
+        Row(src(call={C.CONFERENCE_OWNER}), To("*", C.IDLE), do_transfer_from_conference,
+            note="owner leaves; passive agent owns the call"),
+        reject_rest("Transfer needs an active consult started by this agent"),
+    ],
+    m.Conference: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.CONSULT}), To(call=C.CONFERENCE_OWNER), do_conference,
+            guard=lambda tx, a, c: a.consult_initiator,
+            note="initiator owner, other agent passive"),
+        reject_rest("Conference needs an active consult started by this agent"),
+    ],
+    m.EndConference: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.CONFERENCE_PASSIVE}), To("*", C.IDLE), do_end_conference,
+            note="passive leaves; owner Talking"),
+        Row(src(call=ALL_C), To(call=C.TALKING), do_end_conference, guard=is_conference_owner,
+            note="passive free; owner Talking"),
+        reject_rest("the agent is not in a conference"),
+    ],
+    m.ChangeConferenceOwner: [
+        NOT_LOGGED_IN,
+        Reject(src(call={C.CONFERENCE_OWNER, C.HOLD}), "InvalidTransition",
+               "the conference is with an external party", guard=with_external_party),
+        Row(src(call=ALL_C), To(call=C.CONFERENCE_PASSIVE), do_change_owner,
+            guard=is_conference_owner, note="owner and passive swap"),
+        reject_rest("only the conference owner can hand over ownership"),
+    ],
+    # ---- wrap-up -------------------------------------------------------
+    m.WrapupContact: [
+        NOT_LOGGED_IN,
+        Reject(src(call={C.WRAPUP}), "BadRequest", "session_id is not the contact in wrap-up",
+               guard=session_mismatch),
+        Reject(src(call={C.WRAPUP}), "BadRequest",
+               "completion_code is not one of the job's completion codes",
+               guard=bad_completion_code),
+        Row(src(call={C.WRAPUP}), To("*", C.IDLE, "*"), do_wrapup_contact,
+            note="default code when none given; then the end-of-work rules"),
+        reject_rest("the agent is not in Wrapup"),
+    ],
+    m.ExtendWrapup: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.WRAPUP}), STAY, do_extend_wrapup, guard=extensions_left),
+        Reject(src(call={C.WRAPUP}), "LimitReached", "no wrap-up extension left"),
+        reject_rest("the agent is not in Wrapup"),
+    ],
+    m.CreateCallback: [
+        NOT_LOGGED_IN,
+        Reject(src(call=ON_CALL | {C.WRAPUP}), "BadRequest",
+               "session_id is not the agent's current contact", guard=session_mismatch),
+        Row(src(call=ON_CALL | {C.WRAPUP}), STAY, do_create_callback,
+            note="CallbackCreated to the dialer"),
+        reject_rest("CreateCallback needs a current contact"),
+    ],
+    # ---- status and HA -------------------------------------------------
+    m.SaveAgentForHA: [
+        NOT_LOGGED_IN,
+        Row(ANY, STAY, do_save_for_ha),
+    ],
+    m.GetAgentStatus: [
+        NOT_LOGGED_IN,
+        Row(ANY, STAY, noop, note="read only"),
+    ],
+    m.ListCallbackAgents: [
+        NOT_LOGGED_IN,
+        Row(ANY, STAY, noop, note="read only; the service lists the zone's agents"),
+    ],
+    # ---- supervisor ------------------------------------------------------
+    m.ReleaseFromOutbound: [
+        NOT_LOGGED_IN,
+        Reject(ANY, "Ignored", "the zone is failing over or messaging cannot confirm",
+               guard=zone_degraded, alarm="P_POMAGT50"),
+        Reject(ANY, "Ignored", "the agent has a pending callback or consult",
+               guard=has_pending_activity, alarm="P_POMAGT50"),
+        Row(src(job={J.JOB_INBOUND, J.PENDING_MANUAL_INBOUND}), STAY, noop),
+        Row(src(job={J.PENDING_OUTBOUND}), To(job=J.JOB_INBOUND), do_back_to_inbound),
+        Row(src(call={C.IDLE}), To(job=J.JOB_INBOUND), do_release_now),
+        Row(ANY, To(job=J.PENDING_MANUAL_INBOUND), do_release_pending,
+            note="JobInbound when the work ends"),
+    ],
+    m.MoveAgentToJob: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Reject(ANY, "BadRequest", "job_id is not a running job-task of this zone",
+               guard=unknown_job),
+        Row(ANY, STAY, noop, guard=same_job),
+        Reject(ANY, "LimitReached", "the job has no licence or place left", guard=job_full),
+        Row(src(call={C.IDLE}), To(job=J.PENDING_JOB_ATTACH), do_move_now,
+            note="JobEnd on the old job, nailing for the new one"),
+        Row(ANY, To(job=J.PENDING_MANUAL_JOB_MOVEMENT), do_move_pending,
+            note="moves when the work ends"),
+    ],
+    # ---- blender ---------------------------------------------------------
+    m.BlendToInbound: [
+        NOT_LOGGED_IN,
+        Row(src(job={J.JOB_INBOUND, J.PENDING_INBOUND, J.PENDING_MANUAL_INBOUND}), STAY, noop),
+        Row(src(job={J.PENDING_OUTBOUND}), To(job=J.JOB_INBOUND), do_back_to_inbound),
+        Row(src(call={C.IDLE}), To(job=J.JOB_INBOUND), do_blend_inbound_now),
+        Row(ANY, To(job=J.PENDING_INBOUND), do_blend_inbound_pending,
+            note="JobInbound when the work ends"),
+    ],
+    m.BlendToOutbound: [
+        NOT_LOGGED_IN,
+        Reject(src(job={J.PENDING_MANUAL_INBOUND}), "InvalidTransition",
+               "a supervisor released this agent from outbound"),
+        Row(src(job={J.JOB_INBOUND}, call={C.IDLE}), To(job=J.JOB_DETACHED), do_blend_outbound_now,
+            note="allocation attaches it to a job"),
+        Row(src(job={J.JOB_INBOUND}), To(job=J.PENDING_OUTBOUND), do_blend_outbound_pending,
+            note="JobDetached when the work ends"),
+        Row(src(job={J.PENDING_INBOUND}), To(job="*"), do_cancel_pending_inbound),
+        Row(ANY, STAY, noop, note="already outbound"),
+    ],
+    # ---- dialer and telephony --------------------------------------------
+    OfferContact: [
+        NOT_LOGGED_IN,
+        Row(ANY, To(A.BUSY, "*"), do_offer, guard=available_for_contact,
+            note="connect: Talking; preview: Preview; callback: Callback"),
+        reject_rest("the agent is not available for this job"),
+    ],
+    m.CallbackDue: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Reject(ANY, "BadRequest", "job_id is not a job-task of this zone",
+               guard=callback_for_job_unknown),
+        Row(src(agent={A.READY}, job=NOT_INBOUND), To(A.BUSY, C.CALLBACK), do_callback_now),
+        Row(ANY, STAY, do_callback_pending,
+            note="busy or not ready: PreviewCallbackPending with the due time"),
+    ],
+    CallEnded: [
+        NOT_LOGGED_IN,
+        Reject(ANY, "BadRequest", "the agent does not own this call", guard=lambda tx, a, c: (
+            not owns_call(tx, a, c))),
+        Row(src(call={C.TALKING, C.HOLD, C.CONSULT, C.CONFERENCE_OWNER, C.DIALING}),
+            To(A.WORK_NOT_READY, C.WRAPUP), do_customer_drop,
+            note="a consulted or passive colleague is free"),
+        Row(ANY, STAY, noop, note="already wrapping up"),
+    ],
+    m.NailingEstablished: [
+        NOT_LOGGED_IN,
+        Row(src(job={J.PENDING_JOB_ATTACH}), To(job=J.JOB_ATTACHED), do_nailed,
+            note="JobAttached to the desktop"),
+        Row(ANY, STAY, do_nailed_only),
+    ],
+    m.NailingDropped: [
+        NOT_LOGGED_IN,
+        Row(src(call=BUSY_CALL_STATES), STAY, do_nail_drop_mark, guard=is_passive_party,
+            note="PAM cannot see a passive party's nailing; the owner releases it"),
+        Row(src(call=BUSY_CALL_STATES), To(A.WORK_NOT_READY, C.WRAPUP), do_nail_drop_busy),
+        Row(src(call={C.IDLE}, job={J.JOB_ATTACHED}), To(job=J.PENDING_JOB_ATTACH),
+            do_nail_drop_idle, note="nailed again"),
+        Row(ANY, STAY, do_nail_drop_mark, note="renailed when the work ends"),
+    ],
+    AttachToJob: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Reject(ANY, "BadRequest", "the job is not running", guard=job_not_running),
+        Reject(ANY, "BadRequest", "the agent lacks the job's skills", guard=lacks_job_skills),
+        Reject(ANY, "LimitReached", "the job has no licence or place left", guard=job_full),
+        Row(src(agent=IDLE, call={C.IDLE}, job={J.JOB_DETACHED, J.JOB_END}),
+            To(job=J.PENDING_JOB_ATTACH), do_attach, note="NailAgent to the media side"),
+        reject_rest("only an idle agent without a job can be attached"),
+    ],
+    DetachFromJob: [
+        NOT_LOGGED_IN,
+        Reject(ANY, "InvalidTransition", "the agent is not on this job", guard=not_for_this_job),
+        Row(ANY, To(job=J.JOB_END), do_detach, note="licence freed; a busy agent finishes"),
+    ],
+    MarkUnknown: [
+        NOT_LOGGED_IN,
+        Row(ANY, To(A.UNKNOWN), do_mark_unknown),
+    ],
+    ResolveUnknown: [
+        NOT_LOGGED_IN,
+        Row(src(agent={A.UNKNOWN}), To("*"), do_resolve_unknown),
+        Row(ANY, STAY, noop),
+    ],
+}
+
+#: Wire commands that touch an agent only through an internal input.
+VIA_INTERNAL: dict[type[m.Command], tuple[type[Internal], ...]] = {
+    m.CustomerConnected: (OfferContact,),
+    m.PreviewContactReady: (OfferContact,),
+    m.CustomerDisconnected: (CallEnded,),
+    m.JobStarted: (AttachToJob,),
+    m.JobResumed: (AttachToJob,),
+    m.JobPaused: (DetachFromJob,),
+    m.JobEnded: (DetachFromJob,),
+}
+#: Wire commands that touch no agent.
+NO_AGENT: frozenset[type[m.Command]] = frozenset({m.GetZoneStatus})
+
+
+# ---------------------------------------------------------------------------
+# apply
+# ---------------------------------------------------------------------------
+
+
+def blank_agent(agent_id: str, zone: str, now: datetime) -> Agent:
+    """The record of an agent never seen: logged out, version 0."""
+    return Agent(agent_id=agent_id, zone=zone, agent_state=A.LOGOUT, call_state=C.IDLE,
+                 job_state=J.JOB_DETACHED, version=0, since=now)
+
+
+def select(tx: Tx, a: Agent, cmd: Any) -> Entry:
+    for entry in TABLE[type(cmd)]:
+        if entry.src.matches(a) and (entry.guard is None or entry.guard(tx, a, cmd)):
+            return entry
+    raise AssertionError(f"no entry for {type(cmd).__name__} in {state_of(a)}")  # pragma: no cover
+
+
+def state_of(a: Agent) -> tuple[AgentState, CallState, JobState]:
+    return (a.agent_state, a.call_state, a.job_state)
+
+
+_STATE_FIELDS = ("agent_state", "call_state", "job_state", "reason_code")
+
+
+def apply(world: World, cmd: Input, ctx: Context) -> Outcome:
+    """Apply one agent command (or internal input) to the world.
+
+    Raises :class:`Missing` when a record it needs was not loaded. A refusal
+    changes nothing (an ``Ignored`` refusal still announces its alarm).
+    """
+    if type(cmd) not in TABLE:
+        raise TypeError(f"{type(cmd).__name__} is not an agent input")
+    agent_id: str = cmd.agent_id  # type: ignore[union-attr]
+    cause = type(cmd).__name__
+    tx = Tx(world, ctx, cause)
+    current = tx.agent(agent_id) or blank_agent(agent_id, ctx.zone, ctx.now)
+    entry = select(tx, current, cmd)
+    if isinstance(entry, Reject):
+        return _refuse(tx, current, entry.code, entry.message, entry.alarm)
+    if current.agent_id not in world.agents or world.agents[current.agent_id] is None:
+        tx.agents[agent_id] = current
+    try:
+        assert entry.effect is not None
+        entry.effect(tx, current, cmd)
+    except Refusal as r:
+        return _refuse(Tx(world, ctx, cause), current, r.code, r.message, None)
+    return _commit(tx, agent_id, ctx)
+
+
+def _refuse(tx: Tx, a: Agent, code: RejectCode, message: str, alarm: str | None) -> Outcome:
+    events: list[m.Event] = []
+    snap = a if a.version > 0 else None
+    if alarm is not None:
+        events.append(m.Alarm(code=alarm, severity="minor", agent_id=a.agent_id, zone=tx.ctx.zone,
+                              message=f"{tx.cause} for agent {a.agent_id} ignored: {message}"))
+    reply = m.Rejected(code=code, message=message, agent=snap, alarm=alarm)
+    return Outcome(reply=reply, agents={}, jobs={}, events=events, calls={}, cause=tx.cause)
+
+
+def _commit(tx: Tx, agent_id: str, ctx: Context) -> Outcome:
+    changed: dict[str, Agent] = {}
+    state_events: list[m.Event] = []
+    for aid, new in tx.agents.items():
+        old = tx.world.agents.get(aid)
+        base = old or blank_agent(aid, ctx.zone, ctx.now)
+        if _same(base, new):
+            continue
+        moved = any(getattr(base, f) != getattr(new, f) for f in _STATE_FIELDS)
+        new = msgspec.structs.replace(new, version=base.version + 1,
+                                      since=ctx.now if moved else base.since)
+        changed[aid] = new
+        state_events.append(m.AgentStateChanged(snapshot=new, previous=old, cause=tx.cause,
+                                                zone=ctx.zone))
+    jobs = {jid: j for jid, j in tx.jobs.items() if tx.world.jobs.get(jid) != j}
+    me = changed.get(agent_id) or tx.must(agent_id)
+    reply = m.Accepted(agent=me)
+    return Outcome(reply=reply, agents=changed, jobs=jobs, events=state_events + tx.events,
+                   calls=tx.calls, cause=tx.cause)
+
+
+def _same(a: Agent, b: Agent) -> bool:
+    return msgspec.structs.replace(a, version=0, since=b.since) == msgspec.structs.replace(
+        b, version=0)
+
+
+# ---------------------------------------------------------------------------
+# Job-task commands (no agent of their own)
+# ---------------------------------------------------------------------------
+
+
+def job_from(cmd: m.JobStarted) -> JobTask:
+    return JobTask(
+        job_id=cmd.job_id, action_name=cmd.action_name, zone=cmd.zone,
+        campaign_type=cmd.campaign_type, required_skills=tuple(cmd.required_skills),
+        min_agents=cmd.min_agents, max_agents=cmd.max_agents, priority=cmd.priority,
+        licenses=cmd.licenses, completion_codes=tuple(cmd.completion_codes),
+        default_completion_code=cmd.default_completion_code,
+        wrapup_seconds=cmd.wrapup_seconds, wrapup_extensions=cmd.wrapup_extensions,
+        strategy=cmd.strategy)
+
+
+def apply_job(current: JobTask | None, cmd: m.Command, ctx: Context) -> tuple[
+        JobTask | None, m.Accepted | m.Rejected, list[Internal]]:
+    """JobStarted / JobPaused / JobResumed / JobEnded on a job-task record.
+
+    Returns the new record (``None`` when unchanged or refused), the reply, and the
+    per-agent inputs that must follow (JobEnd for each agent of a paused or ended
+    job). Allocation after a start or resume is the dispatcher's.
+    """
+    if isinstance(cmd, m.JobStarted):
+        if cmd.zone != ctx.zone:
+            return None, m.Rejected(code="BadRequest", message="JobStarted zone differs from "
+                                    "the zone the command was sent to"), []
+        if cmd.min_agents > cmd.max_agents:
+            return None, m.Rejected(code="BadRequest", message="min_agents exceeds max_agents"), []
+        if cmd.default_completion_code is not None and cmd.completion_codes and (
+                cmd.default_completion_code not in cmd.completion_codes):
+            return None, m.Rejected(code="BadRequest", message="default_completion_code is not "
+                                    "one of completion_codes"), []
+        new = job_from(cmd)
+        if current is not None and current.status != "ended":
+            new = msgspec.structs.replace(new, assigned=current.assigned,
+                                          calls_connected=current.calls_connected,
+                                          calls_no_agent=current.calls_no_agent)
+        return new, m.Accepted(job=new), []
+    assert isinstance(cmd, m.JobPaused | m.JobResumed | m.JobEnded)
+    if current is None or current.status == "ended":
+        return None, m.Rejected(code="BadRequest",
+                                message=f"job_id {cmd.job_id!r} is not a job-task of this zone"), []
+    status: Literal["running", "paused", "ended"] = {
+        m.JobPaused: "paused", m.JobResumed: "running", m.JobEnded: "ended"}[type(cmd)]  # type: ignore[assignment]
+    if status == current.status:
+        return None, m.Accepted(job=current), []
+    new = msgspec.structs.replace(current, status=status)
+    follow: list[Internal] = []
+    if status != "running":
+        reason = "job paused" if status == "paused" else "job ended"
+        follow = [DetachFromJob(agent_id=aid, job_id=cmd.job_id, reason=reason)
+                  for aid in current.assigned]
+    return new, m.Accepted(job=new), follow
+
+
+def no_agent_available(job: JobTask) -> JobTask:
+    return msgspec.structs.replace(job, calls_no_agent=job.calls_no_agent + 1)
+
+
+def is_available(a: Agent, job: JobTask | None = None) -> bool:
+    """The dispatcher's rule: may this agent be offered outbound work now?"""
+    nailing_ok = a.nailed
+    return (a.agent_state is A.READY and a.call_state is C.IDLE
+            and a.job_state is J.JOB_ATTACHED and a.job_id is not None and nailing_ok
+            and (job is None or (job.job_id == a.job_id and job.status == "running")))
+
+
+def timestamp(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)

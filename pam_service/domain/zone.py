@@ -1,0 +1,326 @@
+"""One zone's agents and job-tasks in memory, and every wire command applied to them.
+
+Pure like the machine: the service feeds it decoded commands and a context,
+commits the returned :class:`Result` durably, and only then acknowledges. The
+zone resolves what the per-agent table cannot: which agent a live customer,
+preview or callback goes to (through a :class:`Pool`), which agent owns a call,
+the job-task commands, and allocation (which idle agents each job-task gets).
+Everything one wire command causes is one :class:`Result`, committed at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pam_service import messages as m
+from pam_service.domain import machine as sm
+from pam_service.domain.states import AgentState, CallState, JobState
+from pam_service.messages import Agent, JobTask
+
+A = AgentState
+C = CallState
+J = JobState
+
+FREE_JOB_STATES = frozenset({J.JOB_DETACHED, J.JOB_END})
+
+
+class Pool(Protocol):
+    """The available-agent pool (the Rust dispatcher, or :class:`PyPool`)."""
+
+    def sync(self, agent: Agent, job: JobTask | None) -> None:
+        """Record the agent's current state (adds, moves or removes it)."""
+
+    def match(self, job: JobTask) -> str | None:
+        """Take the agent the job's strategy picks, or None."""
+
+    def clear(self) -> None: ...
+
+
+def pool_key(agent: Agent, job: JobTask) -> tuple[int, float, str]:
+    """Order of preference: (highest skill level first if the strategy says so),
+    then longest idle, then agent id."""
+    level = 0
+    if job.strategy == "skill_level" and job.required_skills:
+        skill = job.required_skills[0]
+        level = max((s.level for s in agent.skills if s.name == skill), default=0)
+    return (-level, agent.since.timestamp(), agent.agent_id)
+
+
+class PyPool:
+    """A plain-Python pool: the reference behaviour, O(n) per match."""
+
+    def __init__(self) -> None:
+        self.by_job: dict[str, dict[str, tuple[int, float, str]]] = {}
+        self.where: dict[str, str] = {}
+
+    def sync(self, agent: Agent, job: JobTask | None) -> None:
+        old = self.where.pop(agent.agent_id, None)
+        if old is not None:
+            self.by_job.get(old, {}).pop(agent.agent_id, None)
+        if job is not None and sm.is_available(agent, job):
+            self.by_job.setdefault(job.job_id, {})[agent.agent_id] = pool_key(agent, job)
+            self.where[agent.agent_id] = job.job_id
+
+    def match(self, job: JobTask) -> str | None:
+        cands = self.by_job.get(job.job_id)
+        if not cands:
+            return None
+        best = min(cands.values())
+        del cands[best[2]]
+        self.where.pop(best[2], None)
+        return best[2]
+
+    def clear(self) -> None:
+        self.by_job.clear()
+        self.where.clear()
+
+
+@dataclass
+class Result:
+    reply: m.Accepted | m.Rejected
+    agents: dict[str, Agent] = field(default_factory=dict)
+    jobs: dict[str, JobTask] = field(default_factory=dict)
+    events: list[m.Event] = field(default_factory=list)
+    calls: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.agents or self.jobs or self.events or self.calls)
+
+
+class _View(dict[str, Any]):
+    """A dict in which every key is 'loaded': absent records read as None."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def rejected(code: m.RejectCode, message: str) -> Result:
+    return Result(reply=m.Rejected(code=code, message=message))
+
+
+class Zone:
+    """The in-memory state of one zone, authoritative while this instance is active."""
+
+    def __init__(self, name: str, pool: Pool | None = None) -> None:
+        self.name = name
+        self.agents: dict[str, Agent] = {}
+        self.jobs: dict[str, JobTask] = {}
+        self.calls: dict[str, str] = {}
+        self.pool: Pool = pool if pool is not None else PyPool()
+        self.free: set[str] = set()
+
+    # ---- loading (takeover) --------------------------------------------
+    def load(self, agents: Iterable[Agent], jobs: Iterable[JobTask],
+             calls: dict[str, str]) -> None:
+        self.agents = {a.agent_id: a for a in agents}
+        self.jobs = {j.job_id: j for j in jobs}
+        self.calls = dict(calls)
+        self.pool.clear()
+        self.free.clear()
+        for a in self.agents.values():
+            self._index(a)
+
+    def _index(self, a: Agent) -> None:
+        job = self.jobs.get(a.job_id) if a.job_id else None
+        self.pool.sync(a, job)
+        if (a.agent_state is A.READY and a.call_state is C.IDLE
+                and a.job_state in FREE_JOB_STATES):
+            self.free.add(a.agent_id)
+        else:
+            self.free.discard(a.agent_id)
+
+    # ---- applying ------------------------------------------------------
+    def _world(self) -> sm.World:
+        return sm.World(agents=_View(self.agents), jobs=_View(self.jobs))
+
+    def _step(self, res: Result, inp: sm.Input, ctx: sm.Context) -> sm.Outcome:
+        out = sm.apply(self._world(), inp, ctx)
+        self._absorb(res, out.agents, out.jobs, out.events, out.calls)
+        return out
+
+    def _absorb(self, res: Result, agents: dict[str, Agent], jobs: dict[str, JobTask],
+                events: list[m.Event], calls: dict[str, str | None]) -> None:
+        self.jobs.update(jobs)
+        res.jobs.update(jobs)
+        for a in agents.values():
+            self.agents[a.agent_id] = a
+            res.agents[a.agent_id] = a
+        for a in agents.values():
+            self._index(a)
+        for j in jobs.values():  # a job's status gates its agents' availability
+            for aid in j.assigned:
+                if aid in self.agents and aid not in agents:
+                    self._index(self.agents[aid])
+        for cid, owner in calls.items():
+            res.calls[cid] = owner
+            if owner is None:
+                self.calls.pop(cid, None)
+            else:
+                self.calls[cid] = owner
+        res.events.extend(events)
+
+    def handle(self, cmd: m.Command, ctx: sm.Context) -> Result:
+        """Apply one wire command; mutate memory; return what to commit and announce."""
+        if isinstance(cmd, m.JobStarted | m.JobPaused | m.JobResumed | m.JobEnded):
+            return self._job_command(cmd, ctx)
+        if isinstance(cmd, m.CustomerConnected):
+            return self._offer(cmd.job_id, "connect", cmd.call_id, cmd.customer, ctx,
+                               check_call=True)
+        if isinstance(cmd, m.PreviewContactReady):
+            return self._offer(cmd.job_id, "preview", cmd.contact_id, cmd.customer, ctx)
+        if isinstance(cmd, m.CallbackDue) and cmd.agent_id is None:
+            return self._offer(cmd.job_id, "callback", cmd.callback_id, cmd.customer, ctx)
+        if isinstance(cmd, m.CustomerDisconnected):
+            owner = self.calls.get(cmd.call_id)
+            if owner is None:
+                return rejected("BadRequest", f"call_id {cmd.call_id!r} is not a call of this zone")
+            return self._agent_input(sm.CallEnded(agent_id=owner, call_id=cmd.call_id), ctx)
+        if isinstance(cmd, m.GetZoneStatus):
+            if cmd.zone != self.name:
+                return rejected("BadRequest", "zone differs from the zone the command was sent to")
+            live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
+            return Result(reply=m.Accepted(agents=sorted(live, key=lambda a: a.agent_id)))
+        res = self._agent_input(cmd, ctx)
+        if isinstance(cmd, m.ListCallbackAgents) and isinstance(res.reply, m.Accepted):
+            live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
+            res.reply = m.Accepted(agent=res.reply.agent,
+                                   agents=sorted(live, key=lambda a: a.agent_id))
+        return res
+
+    def _agent_input(self, inp: sm.Input, ctx: sm.Context) -> Result:
+        res = Result(reply=m.Accepted())
+        out = self._step(res, inp, ctx)
+        res.reply = out.reply
+        if out.accepted:
+            self._allocate(res, ctx)
+        return res
+
+    # ---- dialer --------------------------------------------------------
+    def _offer(self, job_id: str, kind: str, session_id: str, customer: dict[str, Any],
+               ctx: sm.Context, *, check_call: bool = False) -> Result:
+        job = self.jobs.get(job_id)
+        if job is None or job.status == "ended":
+            return rejected("BadRequest", f"job_id {job_id!r} is not a job-task of this zone")
+        if job.status != "running":
+            return rejected("Unavailable", f"job {job_id!r} is paused")
+        if check_call and session_id in self.calls:
+            return rejected("BadRequest", f"call_id {session_id!r} is already connected")
+        res = Result(reply=m.Accepted())
+        # The pool proposes; the machine confirms against the agent's record. A stale
+        # proposal (the pool lagging the record) is skipped, never double-booked.
+        while True:
+            aid = self.pool.match(job)
+            if aid is None:
+                j = sm.no_agent_available(job)
+                self._absorb(res, {}, {job_id: j}, [], {})
+                res.reply = m.Rejected(code="NoAgentAvailable",
+                                       message=f"no agent available for job {job_id}")
+                return res
+            out = self._step(res, sm.OfferContact(agent_id=aid, kind=kind,  # type: ignore[arg-type]
+                                                  job_id=job_id, session_id=session_id,
+                                                  customer=customer), ctx)
+            if out.accepted:
+                res.reply = m.Accepted(agent_id=aid, agent=self.agents[aid])
+                return res
+
+    def _job_command(self, cmd: m.JobStarted | m.JobPaused | m.JobResumed | m.JobEnded,
+                     ctx: sm.Context) -> Result:
+        current = self.jobs.get(cmd.job_id)
+        new, reply, follow = sm.apply_job(current, cmd, ctx)
+        res = Result(reply=reply)
+        if new is None:
+            return res
+        self._absorb(res, {}, {new.job_id: new}, [m.JobChanged(job_id=new.job_id, job=new,
+                                                               cause=type(cmd).__name__,
+                                                               zone=self.name)], {})
+        for inp in follow:
+            self._step(res, inp, ctx)
+        self._trim(new.job_id, res, ctx)
+        self._allocate(res, ctx)
+        res.reply = m.Accepted(job=self.jobs[new.job_id])
+        return res
+
+    def _trim(self, job_id: str, res: Result, ctx: sm.Context) -> None:
+        """A re-sent JobStarted may lower licences or maximum: the excess agents leave,
+        idle ones first (a busy one keeps its call and leaves the job)."""
+        job = self.jobs[job_id]
+        excess = len(job.assigned) - job.capacity
+        if excess <= 0:
+            return
+        members = sorted((self.agents[a] for a in job.assigned),
+                         key=lambda a: (a.call_state is not C.IDLE, a.agent_id))
+        for a in members[:excess]:
+            self._step(res, sm.DetachFromJob(agent_id=a.agent_id, job_id=job_id,
+                                             reason="licences reduced"), ctx)
+
+    # ---- allocation ----------------------------------------------------
+    def _allocate(self, res: Result, ctx: sm.Context) -> None:
+        """Give free agents to jobs: minimums first, then priority; donate an idle
+        agent from a job above its minimum to a higher-priority job below its own."""
+        for _ in range(10_000):  # bounded: each step attaches or moves one agent
+            move = self._next_move()
+            if move is None:
+                return
+            for inp in move:
+                out = self._step(res, inp, ctx)
+                if not out.accepted:
+                    raise AssertionError(f"allocation step refused: {out.reply}")
+
+    def _eligible(self, a: Agent, job: JobTask) -> bool:
+        have = {s.name for s in a.skills}
+        return set(job.required_skills) <= have
+
+    def _job_order(self) -> list[JobTask]:
+        running = [j for j in self.jobs.values() if j.status == "running"]
+        return sorted(running, key=lambda j: (len(j.assigned) >= j.min_agents, -j.priority,
+                                              j.job_id, j.action_name))
+
+    def _next_move(self) -> list[sm.Input] | None:
+        if not self.jobs:
+            return None
+        order = self._job_order()
+        free = sorted((self.agents[aid] for aid in self.free),
+                      key=lambda a: (a.since.timestamp(), a.agent_id))
+        for job in order:
+            if len(job.assigned) >= job.capacity:
+                continue
+            for a in free:
+                if self._eligible(a, job):
+                    return [sm.AttachToJob(agent_id=a.agent_id, job_id=job.job_id)]
+        # Donation: a job below its minimum takes the least proficient idle agent of a
+        # lower-priority job that is above its own minimum.
+        for job in order:
+            if len(job.assigned) >= job.min_agents or len(job.assigned) >= job.capacity:
+                continue
+            donor = self._donor_for(job)
+            if donor is not None:
+                a, from_job = donor
+                return [sm.DetachFromJob(agent_id=a.agent_id, job_id=from_job.job_id,
+                                         reason="donated to another job"),
+                        sm.AttachToJob(agent_id=a.agent_id, job_id=job.job_id,
+                                       reason="donated")]
+        return None
+
+    def _donor_for(self, job: JobTask) -> tuple[Agent, JobTask] | None:
+        best: tuple[tuple[int, str], Agent, JobTask] | None = None
+        for other in self.jobs.values():
+            if (other.status != "running" or other.priority >= job.priority
+                    or len(other.assigned) <= other.min_agents):
+                continue
+            for aid in other.assigned:
+                a = self.agents.get(aid)
+                if (a is None or a.call_state is not C.IDLE or a.agent_state is not A.READY
+                        or a.job_state not in (J.JOB_ATTACHED, J.PENDING_JOB_ATTACH)
+                        or not self._eligible(a, job)):
+                    continue
+                level = sum(s.level for s in a.skills if s.name in job.required_skills)
+                key = (level, a.agent_id)
+                if best is None or key < best[0]:
+                    best = (key, a, other)
+        return None if best is None else (best[1], best[2])

@@ -1,0 +1,609 @@
+"""The wire contract (PROTOCOL.md v1) as msgspec types.
+
+One tagged union per direction: commands in, replies out, events out. The
+``type`` field names the struct. Unknown fields are ignored so clients may add
+fields; missing or ill-typed fields fail decoding, which the service answers
+with ``Rejected/BadRequest``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from pam_service.domain.states import AgentState, CallState, JobState
+
+NonEmpty = Annotated[str, Meta(min_length=1, max_length=128)]
+Level = Annotated[int, Meta(ge=0, le=100)]
+Count = Annotated[int, Meta(ge=0, le=1_000_000)]
+ReasonCode = Annotated[int, Meta(ge=0, le=9999)]
+
+CampaignType = Literal["progressive", "predictive", "preview", "cruise_control"]
+DialOutcome = Literal["answered", "no_answer", "busy", "failed"]
+Strategy = Literal["longest_idle", "skill_level"]
+
+#: The completion code POM uses for calls handed to an external party.
+EXTERNAL_TRANSFER_CODE = "Transferred to external number"
+
+
+class Skill(Struct, frozen=True):
+    """A skill with its level; a higher level is a more proficient agent."""
+
+    name: NonEmpty
+    level: Level = 1
+
+
+# --------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------
+
+
+class Command(Struct, frozen=True, tag_field="type", tag=True):
+    """Base of every command."""
+
+
+class AgentCommand(Command, frozen=True):
+    """A command about one agent."""
+
+    agent_id: NonEmpty
+
+
+# Desktop ------------------------------------------------------------------
+
+
+class Login(AgentCommand, frozen=True):
+    zone: NonEmpty
+    extension: NonEmpty
+    skills: list[Skill] = []
+    time_zone: str = "UTC"
+    locale: str = "en_US"
+    agent_name: str | None = None
+
+
+class Ready(AgentCommand, frozen=True):
+    pass
+
+
+class NotReady(AgentCommand, frozen=True):
+    reason_code: ReasonCode
+    reason: str | None = None
+    walkaway: bool = False
+
+
+class Logout(AgentCommand, frozen=True):
+    pass
+
+
+class PendingLogout(AgentCommand, frozen=True):
+    pass
+
+
+class PreviewDial(AgentCommand, frozen=True):
+    session_id: NonEmpty
+
+
+class PreviewCancel(AgentCommand, frozen=True):
+    session_id: NonEmpty
+
+
+class Redial(AgentCommand, frozen=True):
+    session_id: NonEmpty
+
+
+class HoldCall(AgentCommand, frozen=True):
+    pass
+
+
+class UnholdCall(AgentCommand, frozen=True):
+    pass
+
+
+class Consult(AgentCommand, frozen=True):
+    target_agent_id: NonEmpty | None = None
+    target_number: NonEmpty | None = None
+
+
+class CancelConsult(AgentCommand, frozen=True):
+    pass
+
+
+class RejectConsult(AgentCommand, frozen=True):
+    #: Which pending consult to reject; the oldest when absent.
+    from_agent_id: NonEmpty | None = None
+
+
+class Transfer(AgentCommand, frozen=True):
+    pass
+
+
+class Conference(AgentCommand, frozen=True):
+    pass
+
+
+class EndConference(AgentCommand, frozen=True):
+    pass
+
+
+class ChangeConferenceOwner(AgentCommand, frozen=True):
+    pass
+
+
+class WrapupContact(AgentCommand, frozen=True):
+    session_id: NonEmpty
+    completion_code: NonEmpty | None = None
+
+
+class ExtendWrapup(AgentCommand, frozen=True):
+    pass
+
+
+class CreateCallback(AgentCommand, frozen=True):
+    session_id: NonEmpty
+    due_time: datetime
+    target_agent_id: NonEmpty | None = None
+
+
+class SaveAgentForHA(AgentCommand, frozen=True):
+    data: dict[str, Any] = {}
+
+
+class GetAgentStatus(AgentCommand, frozen=True):
+    pass
+
+
+class ListCallbackAgents(AgentCommand, frozen=True):
+    pass
+
+
+# Supervisor ---------------------------------------------------------------
+
+
+class ReleaseFromOutbound(AgentCommand, frozen=True):
+    pass
+
+
+class MoveAgentToJob(AgentCommand, frozen=True):
+    job_id: NonEmpty
+
+
+class GetZoneStatus(Command, frozen=True):
+    zone: NonEmpty
+
+
+# Blender ------------------------------------------------------------------
+
+
+class BlendToInbound(AgentCommand, frozen=True):
+    pass
+
+
+class BlendToOutbound(AgentCommand, frozen=True):
+    pass
+
+
+# Dialer / telephony -------------------------------------------------------
+
+
+class JobStarted(Command, frozen=True):
+    job_id: NonEmpty
+    action_name: NonEmpty
+    zone: NonEmpty
+    campaign_type: CampaignType
+    required_skills: list[NonEmpty] = []
+    min_agents: Count = 0
+    max_agents: Count = 1_000_000
+    priority: Annotated[int, Meta(ge=0, le=1000)] = 1
+    licenses: Count = 1_000_000
+    completion_codes: list[NonEmpty] = []
+    default_completion_code: NonEmpty | None = None
+    wrapup_seconds: Count = 30
+    wrapup_extensions: Count = 0
+    strategy: Strategy = "longest_idle"
+
+
+class JobPaused(Command, frozen=True):
+    job_id: NonEmpty
+
+
+class JobResumed(Command, frozen=True):
+    job_id: NonEmpty
+
+
+class JobEnded(Command, frozen=True):
+    job_id: NonEmpty
+
+
+class CustomerConnected(Command, frozen=True):
+    job_id: NonEmpty
+    call_id: NonEmpty
+    customer: dict[str, Any] = {}
+
+
+class PreviewContactReady(Command, frozen=True):
+    job_id: NonEmpty
+    contact_id: NonEmpty
+    customer: dict[str, Any] = {}
+
+
+class CallbackDue(Command, frozen=True):
+    job_id: NonEmpty
+    callback_id: NonEmpty
+    agent_id: NonEmpty | None = None
+    due_time: datetime | None = None
+    customer: dict[str, Any] = {}
+
+
+class DialResult(AgentCommand, frozen=True):
+    session_id: NonEmpty
+    result: DialOutcome
+
+
+class CustomerDisconnected(Command, frozen=True):
+    call_id: NonEmpty
+
+
+class NailingEstablished(AgentCommand, frozen=True):
+    pass
+
+
+class NailingDropped(AgentCommand, frozen=True):
+    pass
+
+
+AnyCommand = (
+    Login | Ready | NotReady | Logout | PendingLogout | PreviewDial | PreviewCancel | Redial
+    | HoldCall | UnholdCall | Consult | CancelConsult | RejectConsult | Transfer | Conference
+    | EndConference | ChangeConferenceOwner | WrapupContact | ExtendWrapup | CreateCallback
+    | SaveAgentForHA | GetAgentStatus | ListCallbackAgents | ReleaseFromOutbound
+    | MoveAgentToJob | GetZoneStatus | BlendToInbound | BlendToOutbound | JobStarted
+    | JobPaused | JobResumed | JobEnded | CustomerConnected | PreviewContactReady
+    | CallbackDue | DialResult | CustomerDisconnected | NailingEstablished | NailingDropped
+)
+
+COMMAND_TYPES: tuple[type[Command], ...] = (
+    Login, Ready, NotReady, Logout, PendingLogout, PreviewDial, PreviewCancel, Redial,
+    HoldCall, UnholdCall, Consult, CancelConsult, RejectConsult, Transfer, Conference,
+    EndConference, ChangeConferenceOwner, WrapupContact, ExtendWrapup, CreateCallback,
+    SaveAgentForHA, GetAgentStatus, ListCallbackAgents, ReleaseFromOutbound, MoveAgentToJob,
+    GetZoneStatus, BlendToInbound, BlendToOutbound, JobStarted, JobPaused, JobResumed,
+    JobEnded, CustomerConnected, PreviewContactReady, CallbackDue, DialResult,
+    CustomerDisconnected, NailingEstablished, NailingDropped,
+)
+COMMAND_NAMES = frozenset(t.__name__ for t in COMMAND_TYPES)
+
+
+# --------------------------------------------------------------------------
+# Agent and job records (also the AgentSnapshot on the wire)
+# --------------------------------------------------------------------------
+
+
+class PendingConsult(Struct, frozen=True):
+    """A consult waiting on a busy agent (at most two per agent)."""
+
+    from_agent_id: str
+    session_id: str | None
+    since: datetime
+
+
+class PendingCallback(Struct, frozen=True):
+    """A callback due for an agent that was busy when it fell due."""
+
+    callback_id: str
+    job_id: str
+    due_time: datetime
+    customer: dict[str, Any] = {}
+
+
+class WrapupSpec(Struct, frozen=True):
+    """The wrap-up rules of the job the current contact came from."""
+
+    completion_codes: tuple[str, ...] = ()
+    default_completion_code: str | None = None
+    wrapup_seconds: int = 30
+    wrapup_extensions: int = 0
+    extensions_used: int = 0
+
+
+class AgentSnapshot(Struct, frozen=True, kw_only=True):
+    """An agent's whole state: the Redis record and the wire's AgentSnapshot."""
+
+    agent_id: str
+    zone: str
+    agent_state: AgentState
+    call_state: CallState
+    job_state: JobState
+    version: int
+    since: datetime
+    job_id: str | None = None
+    reason_code: int | None = None
+    reason: str | None = None
+    session_id: str | None = None
+    pending_consults: tuple[PendingConsult, ...] = ()
+    pending_callbacks: tuple[PendingCallback, ...] = ()
+    nailed: bool = False
+    skills: tuple[Skill, ...] = ()
+    extension: str = ""
+    agent_name: str | None = None
+    time_zone: str = "UTC"
+    locale: str = "en_US"
+    # --- additions: what the call flows need to be self-contained ---
+    walkaway: bool = False
+    call_origin: str | None = None
+    customer: dict[str, Any] = {}
+    call_job_id: str | None = None
+    peer_agent_id: str | None = None
+    consult_initiator: bool = False
+    external_number: str | None = None
+    held_from: CallState | None = None
+    outgoing_consult: str | None = None
+    wrapup: WrapupSpec | None = None
+    completion_code: str | None = None
+    next_job_id: str | None = None
+    ha_data: dict[str, Any] = {}
+    logged_in_at: datetime | None = None
+
+
+Agent = AgentSnapshot
+
+
+class JobTask(Struct, frozen=True, kw_only=True):
+    """A job-task: job id, action name and zone, with its staffing rules."""
+
+    job_id: str
+    action_name: str
+    zone: str
+    campaign_type: CampaignType
+    required_skills: tuple[str, ...] = ()
+    min_agents: int = 0
+    max_agents: int = 1_000_000
+    priority: int = 1
+    licenses: int = 1_000_000
+    completion_codes: tuple[str, ...] = ()
+    default_completion_code: str | None = None
+    wrapup_seconds: int = 30
+    wrapup_extensions: int = 0
+    strategy: Strategy = "longest_idle"
+    status: Literal["running", "paused", "ended"] = "running"
+    assigned: tuple[str, ...] = ()
+    calls_connected: int = 0
+    calls_no_agent: int = 0
+
+    @property
+    def capacity(self) -> int:
+        """How many agents the job may hold: its maximum, capped by its licences."""
+        return min(self.max_agents, self.licenses)
+
+
+# --------------------------------------------------------------------------
+# Replies
+# --------------------------------------------------------------------------
+
+RejectCode = Literal[
+    "BadRequest", "UnknownCommand", "NotLoggedIn", "AlreadyLoggedIn", "InvalidTransition",
+    "LimitReached", "Ignored", "Unauthorized", "Unavailable", "NoAgentAvailable",
+]
+
+
+class Reply(Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
+    """Base of replies."""
+
+
+class Accepted(Reply, frozen=True, kw_only=True):
+    agent: AgentSnapshot | None = None
+    agent_id: str | None = None
+    agents: list[AgentSnapshot] | None = None
+    job: JobTask | None = None
+
+
+class Rejected(Reply, frozen=True, kw_only=True):
+    code: RejectCode
+    message: str
+    agent: AgentSnapshot | None = None
+    alarm: str | None = None
+
+
+AnyReply = Accepted | Rejected
+
+
+# --------------------------------------------------------------------------
+# Events (pam.events)
+# --------------------------------------------------------------------------
+
+
+class Event(Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
+    """Base of events. ``seq`` increases by one per event of the same agent (or job)."""
+
+    seq: int = 0
+    zone: str = ""
+
+
+class AgentStateChanged(Event, frozen=True, kw_only=True):
+    snapshot: AgentSnapshot
+    previous: AgentSnapshot | None
+    cause: str
+
+
+class Notification(Event, frozen=True, kw_only=True):
+    agent_id: str
+
+
+class CallNotify(Notification, frozen=True, kw_only=True):
+    call_id: str
+    job_id: str | None = None
+    customer: dict[str, Any] = {}
+    origin: str = "connect"
+
+
+class PreviewOffered(Notification, frozen=True, kw_only=True):
+    session_id: str
+    job_id: str
+    customer: dict[str, Any] = {}
+
+
+class CallbackOffered(Notification, frozen=True, kw_only=True):
+    session_id: str
+    job_id: str
+    customer: dict[str, Any] = {}
+
+
+class ConsultPending(Notification, frozen=True, kw_only=True):
+    from_agent_id: str
+    pending: int
+
+
+class PreviewCallbackPending(Notification, frozen=True, kw_only=True):
+    callback_id: str
+    job_id: str
+    due_time: str
+
+
+class WrapupStarted(Notification, frozen=True, kw_only=True):
+    session_id: str | None
+    completion_codes: list[str]
+    default_completion_code: str | None
+    wrapup_seconds: int
+    wrapup_extensions: int
+
+
+class NailupChange(Notification, frozen=True, kw_only=True):
+    nailed: bool
+
+
+class BlendedToInbound(Notification, frozen=True, kw_only=True):
+    pass
+
+
+class BlendedToOutbound(Notification, frozen=True, kw_only=True):
+    pass
+
+
+class JobAttached(Notification, frozen=True, kw_only=True):
+    job_id: str
+
+
+class POMAvailable(Notification, frozen=True, kw_only=True):
+    pass
+
+
+class POMNotAvailable(Notification, frozen=True, kw_only=True):
+    pass
+
+
+class Alarm(Event, frozen=True, kw_only=True):
+    code: str
+    severity: Literal["critical", "major", "minor", "warning", "info"]
+    agent_id: str | None = None
+    message: str
+
+
+class TelephonyInstruction(Event, frozen=True, kw_only=True):
+    #: The agent the instruction concerns (its seq counter numbers this event).
+    agent_id: str
+
+
+class ConnectCall(TelephonyInstruction, frozen=True, kw_only=True):
+    call_id: str
+
+
+class NailAgent(TelephonyInstruction, frozen=True, kw_only=True):
+    extension: str = ""
+    job_id: str | None = None
+
+
+class PlayHold(TelephonyInstruction, frozen=True, kw_only=True):
+    call_id: str
+
+
+class StopHold(TelephonyInstruction, frozen=True, kw_only=True):
+    call_id: str
+
+
+class ReleaseCall(TelephonyInstruction, frozen=True, kw_only=True):
+    call_id: str
+
+
+class DialCustomer(TelephonyInstruction, frozen=True, kw_only=True):
+    """Addition: the media side dials a preview, callback or redial for the agent."""
+
+    session_id: str
+
+
+class JobEvent(Event, frozen=True, kw_only=True):
+    job_id: str
+
+
+class AgentAttached(JobEvent, frozen=True, kw_only=True):
+    agent_id: str
+    licenses_used: int
+    licenses: int
+
+
+class AgentDetached(JobEvent, frozen=True, kw_only=True):
+    agent_id: str
+    reason: str
+    licenses_used: int
+    licenses: int
+
+
+class JobAgentShortage(JobEvent, frozen=True, kw_only=True):
+    assigned: int
+    min_agents: int
+
+
+class JobChanged(JobEvent, frozen=True, kw_only=True):
+    """Addition: a job-task's record after a dialer command or a call outcome."""
+
+    job: JobTask
+    cause: str
+
+
+class CallbackCreated(JobEvent, frozen=True, kw_only=True):
+    """Addition: a desktop asked for a callback; the dialer schedules it."""
+
+    agent_id: str
+    session_id: str
+    due_time: datetime
+    target_agent_id: str | None = None
+
+
+class CallCompleted(JobEvent, frozen=True, kw_only=True):
+    """Addition: a contact's wrap-up, with its completion code (for reports)."""
+
+    agent_id: str
+    session_id: str | None
+    completion_code: str | None
+    defaulted: bool
+
+
+AnyEvent = (
+    AgentStateChanged | CallNotify | PreviewOffered | CallbackOffered | ConsultPending
+    | PreviewCallbackPending | WrapupStarted | NailupChange | BlendedToInbound
+    | BlendedToOutbound | JobAttached | POMAvailable | POMNotAvailable | Alarm | ConnectCall
+    | NailAgent | PlayHold | StopHold | ReleaseCall | DialCustomer | AgentAttached
+    | AgentDetached | JobAgentShortage | JobChanged | CallbackCreated | CallCompleted
+)
+
+
+def routing_key(event: Event) -> str:
+    """The topic routing key PROTOCOL.md fixes for an event."""
+    z = event.zone
+    if isinstance(event, AgentStateChanged):
+        return f"agent.{z}.{event.snapshot.agent_id}.state"
+    if isinstance(event, Notification):
+        return f"agent.{z}.{event.agent_id}.notify"
+    if isinstance(event, Alarm):
+        return f"alarm.{z}.{event.code}"
+    if isinstance(event, TelephonyInstruction):
+        return f"telephony.{z}"
+    if isinstance(event, JobEvent):
+        return f"job.{z}.{event.job_id}"
+    raise TypeError(f"no routing key for {type(event).__name__}")
+
+
+command_decoder: msgspec.json.Decoder[AnyCommand] = msgspec.json.Decoder(AnyCommand)
+reply_decoder: msgspec.json.Decoder[AnyReply] = msgspec.json.Decoder(AnyReply)
+event_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
+encoder = msgspec.json.Encoder()

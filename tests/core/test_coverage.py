@@ -1,0 +1,71 @@
+"""Every (state, command) pair is a row or an explicit rejection; every command of
+PROTOCOL.md that touches an agent has rows."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from pam_service import messages as m
+from pam_service.domain import machine as sm
+from pam_service.domain.states import AgentState, CallState, JobState, consistent
+
+PROTOCOL_COMMANDS = {
+    "Login", "Ready", "NotReady", "Logout", "PendingLogout", "PreviewDial", "PreviewCancel",
+    "Redial", "HoldCall", "UnholdCall", "Consult", "CancelConsult", "RejectConsult", "Transfer",
+    "Conference", "EndConference", "ChangeConferenceOwner", "WrapupContact", "ExtendWrapup",
+    "CreateCallback", "SaveAgentForHA", "GetAgentStatus", "ListCallbackAgents",
+    "ReleaseFromOutbound", "MoveAgentToJob", "GetZoneStatus", "BlendToInbound", "BlendToOutbound",
+    "JobStarted", "JobPaused", "JobResumed", "JobEnded", "CustomerConnected",
+    "PreviewContactReady", "CallbackDue", "DialResult", "CustomerDisconnected",
+    "NailingEstablished", "NailingDropped",
+}
+
+STATES = [
+    (a, c, j)
+    for a, c, j in itertools.product(AgentState, CallState, JobState)
+    if consistent(a, c) and (a is not AgentState.LOGOUT or j is JobState.JOB_DETACHED)
+]
+
+
+def test_every_protocol_command_is_a_message_type() -> None:
+    assert m.COMMAND_NAMES == PROTOCOL_COMMANDS
+
+
+def test_protocol_md_lists_no_command_we_lack() -> None:
+    spec = Path(__file__).parents[3] / "shared" / "spec" / "PROTOCOL.md"
+    if not spec.exists():
+        pytest.skip(f"{spec} not present beside the checkout")
+    text = spec.read_text().split("## Commands", 1)[1].split("## Replies", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Za-z]+)`", text))
+    assert named <= PROTOCOL_COMMANDS | {"AgentSnapshot"}, named - PROTOCOL_COMMANDS
+
+
+def test_every_command_touching_an_agent_has_rows() -> None:
+    for cmd in m.COMMAND_TYPES:
+        if cmd in sm.NO_AGENT:
+            continue
+        if cmd in sm.TABLE:
+            assert any(isinstance(e, sm.Row) for e in sm.TABLE[cmd]), cmd
+        else:
+            internals = sm.VIA_INTERNAL[cmd]
+            for inner in internals:
+                assert any(isinstance(e, sm.Row) for e in sm.TABLE[inner]), (cmd, inner)
+
+
+@pytest.mark.parametrize("inp", list(sm.TABLE), ids=lambda t: t.__name__)
+def test_every_state_command_pair_is_a_row_or_an_explicit_rejection(inp: type) -> None:
+    for agent, call, job in STATES:
+        probe = sm.blank_agent("X", "z1", datetime(2026, 1, 1, tzinfo=UTC))
+        probe = msgspec.structs.replace(probe, agent_state=agent, call_state=call, job_state=job)
+        unguarded = [e for e in sm.TABLE[inp] if e.guard is None and e.src.matches(probe)]
+        assert unguarded, f"{inp.__name__} in {(agent.value, call.value, job.value)} has no entry"
+
+
+def test_reachable_state_space_is_the_consistent_one() -> None:
+    assert len(STATES) > 100

@@ -1,0 +1,17 @@
+"""The generated part of docs/state-machine.md matches the table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools import render_state_diagram
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_state_machine_doc_is_generated_from_the_current_table() -> None:
+    assert render_state_diagram.main(["x", str(ROOT / "docs/state-machine.md"), "--check"]) == 0
+
+
+def test_diagram_has_an_edge_for_scenario_one() -> None:
+    assert "NotReady --> Ready: Ready" in render_state_diagram.render()
