@@ -1,0 +1,110 @@
+"""`pam-service`: serve zones from RabbitMQ, state in Redis.
+
+    pam-service --zones z1,z2 [--amqp-url URL] [--redis-url URL] [--metrics-port 9100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from prometheus_client import start_http_server
+
+from pam_service.auth import Policy
+from pam_service.service import PamService, Settings
+
+_STD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name,
+            "msg": record.getMessage()}
+        doc.update({k: v for k, v in record.__dict__.items() if k not in _STD})
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pam-service", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--zones", required=True, help="comma-separated zones to serve, e.g. z1,z2")
+    p.add_argument("--amqp-url", default=os.environ.get(
+        "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
+    p.add_argument("--redis-url", default=os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                   help="Redis URL (env PAM_REDIS_URL)")
+    p.add_argument("--key-prefix", default=os.environ.get("PAM_KEY_PREFIX", "pam"),
+                   help="prefix of every Redis key (default pam)")
+    p.add_argument("--roles", default=os.environ.get("PAM_ROLES"),
+                   help="roles file (TOML); without it, the development default: guest is admin")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics on this port")
+    p.add_argument("--instance", default=f"pam-{os.getpid()}", help="name in logs and the broker")
+    p.add_argument("--callback-due-utc", action="store_true",
+                   help="TimeZonePendingCallbackDueTime=UTC: callback due times as UTC")
+    p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    zones = [z.strip() for z in args.zones.split(",") if z.strip()]
+    try:
+        policy = Policy.load(args.roles)
+    except (OSError, ValueError) as e:
+        print(f"pam-service: cannot read roles file: {e}", file=sys.stderr)
+        return 2
+    from pam_service.pool import default_pool_factory
+
+    svc = PamService(Settings(zones=zones, amqp_url=args.amqp_url, redis_url=args.redis_url,
+                              key_prefix=args.key_prefix, policy=policy,
+                              callback_due_utc=args.callback_due_utc, instance=args.instance,
+                              pool_factory=default_pool_factory()))
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    delay = 0.5
+    while True:  # the broker may be down at start: keep trying, say so
+        try:
+            await svc.start()
+            break
+        except (OSError, ConnectionError) as e:
+            logging.getLogger("pam.service").error(
+                "cannot reach RabbitMQ; retrying", extra={"error": str(e), "retry_s": delay})
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                return 0
+            except TimeoutError:
+                delay = min(delay * 2, 10)
+    await stop.wait()
+    logging.getLogger("pam.service").info("stopping (signal)")
+    await svc.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Roles by the broker-checked AMQP ``user_id`` (PROTOCOL.md, Security).
+
+The roles file is TOML::
+
+    development = false          # true: an agent user may command any agent
+    [users.desk-a17]
+    role = "agent"
+    agents = ["a17"]
+    [users.ops]
+    role = "supervisor"
+
+With no file, the development default applies: ``guest`` (and a message without
+``user_id``) is ``admin``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pam_service import messages as m
+
+Role = Literal["agent", "supervisor", "blender", "dialer", "admin"]
+ROLES: tuple[Role, ...] = ("agent", "supervisor", "blender", "dialer", "admin")
+
+DESKTOP = frozenset({
+    "Login", "Ready", "NotReady", "Logout", "PendingLogout", "PreviewDial", "PreviewCancel",
+    "Redial", "HoldCall", "UnholdCall", "Consult", "CancelConsult", "RejectConsult", "Transfer",
+    "Conference", "EndConference", "ChangeConferenceOwner", "WrapupContact", "ExtendWrapup",
+    "CreateCallback", "SaveAgentForHA", "GetAgentStatus", "ListCallbackAgents"})
+SUPERVISOR = frozenset({"ReleaseFromOutbound", "MoveAgentToJob", "GetZoneStatus",
+                        "GetAgentStatus", "ListCallbackAgents"})
+BLENDER = frozenset({"BlendToInbound", "BlendToOutbound", "GetZoneStatus", "GetAgentStatus"})
+DIALER = frozenset({"JobStarted", "JobPaused", "JobResumed", "JobEnded", "CustomerConnected",
+                    "PreviewContactReady", "CallbackDue", "DialResult", "CustomerDisconnected",
+                    "NailingEstablished", "NailingDropped", "GetZoneStatus"})
+ALLOWED: dict[Role, frozenset[str]] = {
+    "agent": DESKTOP, "supervisor": SUPERVISOR, "blender": BLENDER, "dialer": DIALER,
+    "admin": m.COMMAND_NAMES,
+}
+
+
+@dataclass(frozen=True)
+class User:
+    role: Role
+    agents: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Policy:
+    users: dict[str, User] = field(default_factory=dict)
+    development: bool = False
+    #: Role of a message without ``user_id`` (None: refused).
+    anonymous: Role | None = None
+
+    @classmethod
+    def development_default(cls) -> Policy:
+        return cls(users={"guest": User("admin")}, development=True, anonymous="admin")
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Policy:
+        if path is None:
+            return cls.development_default()
+        doc = tomllib.loads(Path(path).read_text())
+        users: dict[str, User] = {}
+        for name, spec in doc.get("users", {}).items():
+            role = spec.get("role")
+            if role not in ROLES:
+                raise ValueError(f"{path}: user {name!r} has role {role!r}; use one of {ROLES}")
+            users[name] = User(role, frozenset(spec.get("agents", [])))
+        anonymous = doc.get("anonymous_role")
+        if anonymous is not None and anonymous not in ROLES:
+            raise ValueError(f"{path}: anonymous_role {anonymous!r}; use one of {ROLES}")
+        return cls(users=users, development=bool(doc.get("development", False)),
+                   anonymous=anonymous)
+
+    def check(self, user_id: str | None, cmd: m.Command) -> str | None:
+        """None when allowed, else the reason for ``Unauthorized``."""
+        name = type(cmd).__name__
+        if user_id is None:
+            if self.anonymous is None:
+                return "the command carries no user_id"
+            user = User(self.anonymous)
+        else:
+            found = self.users.get(user_id)
+            if found is None:
+                return f"user {user_id!r} has no role"
+            user = found
+        if name not in ALLOWED[user.role]:
+            return f"role {user.role!r} may not send {name}"
+        if user.role == "agent" and not self.development:
+            agent_id = getattr(cmd, "agent_id", None)
+            if agent_id not in user.agents:
+                return f"user {user_id!r} may command only agents {sorted(user.agents)}"
+        return None

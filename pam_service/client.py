@@ -1,0 +1,196 @@
+"""The PAM client library: what desktops, supervisors, the blender, the dialer, the
+tests and the load-testing harness use to talk to PAM over RabbitMQ.
+
+    async with PamClient.connect("amqp://guest:guest@127.0.0.1/") as pam:
+        reply = await pam.send("z1", Ready(agent_id="a1"))
+        async for event in pam.subscribe(["agent.z1.#"]):
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Self
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import DeliveryError
+
+from pam_service import messages as m
+from pam_service import topology
+
+
+class PamError(Exception):
+    """Base of the client's errors."""
+
+
+class UnknownZone(PamError):
+    """No PAM serves this zone: the broker returned the command as unroutable."""
+
+
+class ReplyTimeout(PamError):
+    """No reply within the timeout; the command may or may not have been applied
+    (resend it with the same message_id: PAM applies it at most once)."""
+
+
+class PamClient:
+    def __init__(self, conn: AbstractRobustConnection, channel: AbstractChannel,
+                 commands: AbstractExchange, reply_queue: AbstractQueue,
+                 user_id: str | None) -> None:
+        self.conn = conn
+        self.channel = channel
+        self.commands = commands
+        self.reply_queue = reply_queue
+        self.user_id = user_id
+        self.pending: dict[str, asyncio.Future[m.AnyReply]] = {}
+
+    @classmethod
+    async def connect(cls, url: str = "amqp://guest:guest@127.0.0.1:5672/",
+                      user_id: str | None = None) -> PamClient:
+        """Connect; ``user_id`` defaults to the URL's user (the broker checks it)."""
+        conn = await aio_pika.connect_robust(url)
+        channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+        commands = await channel.declare_exchange(topology.COMMANDS, aio_pika.ExchangeType.DIRECT,
+                                                  durable=True)
+        reply_queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        if user_id is None:
+            user_id = conn.url.user or None
+        self = cls(conn, channel, commands, reply_queue, user_id)
+        await reply_queue.consume(self._on_reply, no_ack=True)
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for f in self.pending.values():
+            f.cancel()
+        await self.conn.close()
+
+    async def _on_reply(self, msg: AbstractIncomingMessage) -> None:
+        fut = self.pending.pop(msg.correlation_id or "", None)
+        if fut is not None and not fut.done():
+            try:
+                fut.set_result(m.reply_decoder.decode(msg.body))
+            except Exception as e:  # a reply we cannot read is the server's bug: surface it
+                fut.set_exception(PamError(f"undecodable reply: {e}"))
+
+    async def publish(self, zone: str, body: bytes, *, message_id: str | None = None,
+                      reply: bool = False, correlation_id: str | None = None,
+                      expiration: float | None = None) -> str:
+        """Publish raw bytes as a command (for tests of bad input); returns the message id."""
+        mid = message_id or uuid.uuid4().hex
+        msg = aio_pika.Message(
+            body, message_id=mid, content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=self.user_id,
+            reply_to=self.reply_queue.name if reply else None,
+            correlation_id=correlation_id or (mid if reply else None),
+            expiration=expiration)
+        try:
+            await self.commands.publish(msg, routing_key=zone, mandatory=True)
+        except DeliveryError as e:
+            if (e.message is not None and getattr(e.message, "reply_code", None) == 312) or (
+                    "NO_ROUTE" in str(e)):
+                raise UnknownZone(f"no PAM serves zone {zone!r} (command returned unroutable)") \
+                    from e
+            raise
+        return mid
+
+    async def send(self, zone: str, cmd: m.Command, *, timeout: float = 10.0,
+                   message_id: str | None = None) -> m.AnyReply:
+        """Send a command and await its reply."""
+        mid = message_id or uuid.uuid4().hex
+        corr = uuid.uuid4().hex
+        fut: asyncio.Future[m.AnyReply] = asyncio.get_running_loop().create_future()
+        self.pending[corr] = fut
+        try:
+            await self.publish(zone, m.encoder.encode(cmd), message_id=mid, reply=True,
+                               correlation_id=corr)
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError as e:
+            raise ReplyTimeout(f"{type(cmd).__name__} to zone {zone!r}: no reply in {timeout} s "
+                               f"(message_id {mid})") from e
+        finally:
+            self.pending.pop(corr, None)
+
+    async def send_raw(self, zone: str, body: bytes, *, timeout: float = 10.0,
+                       message_id: str | None = None) -> m.AnyReply:
+        corr = uuid.uuid4().hex
+        fut: asyncio.Future[m.AnyReply] = asyncio.get_running_loop().create_future()
+        self.pending[corr] = fut
+        try:
+            await self.publish(zone, body, message_id=message_id, reply=True, correlation_id=corr)
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self.pending.pop(corr, None)
+
+    async def subscribe(self, patterns: Sequence[str]) -> EventStream:
+        """Events whose routing key matches any pattern (topic syntax: ``agent.z1.#``)."""
+        ch = await self.conn.channel()
+        events = await ch.declare_exchange(topology.EVENTS, aio_pika.ExchangeType.TOPIC,
+                                           durable=True)
+        q = await ch.declare_queue(exclusive=True, auto_delete=True)
+        for p in patterns:
+            await q.bind(events, routing_key=p)
+        stream = EventStream(ch, q)
+        await stream.start()
+        return stream
+
+
+class EventStream:
+    """Decoded events with their routing keys; ``async for (key, event) in stream``."""
+
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
+        self.channel = channel
+        self.queue = queue
+        self.q: asyncio.Queue[tuple[str, m.AnyEvent]] = asyncio.Queue()
+
+    async def start(self) -> None:
+        await self.queue.consume(self._on, no_ack=True)
+
+    async def _on(self, msg: AbstractIncomingMessage) -> None:
+        with contextlib.suppress(Exception):
+            self.q.put_nowait((msg.routing_key or "", m.event_decoder.decode(msg.body)))
+
+    async def next(self, timeout: float = 10.0) -> tuple[str, m.AnyEvent]:
+        return await asyncio.wait_for(self.q.get(), timeout)
+
+    async def wait_for(self, pred: type[m.Event] | None = None, *, timeout: float = 10.0,
+                       **fields: object) -> m.AnyEvent:
+        """The next event of that type whose fields equal ``fields`` (others are skipped)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                what = pred.__name__ if pred else "event"
+                raise TimeoutError(f"no {what} {fields} in {timeout} s")
+            _, ev = await self.next(left)
+            if pred is not None and not isinstance(ev, pred):
+                continue
+            if all(getattr(ev, k, None) == v for k, v in fields.items()):
+                return ev
+
+    def __aiter__(self) -> AsyncIterator[tuple[str, m.AnyEvent]]:
+        return self
+
+    async def __anext__(self) -> tuple[str, m.AnyEvent]:
+        return await self.q.get()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.channel.close()

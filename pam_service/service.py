@@ -1,0 +1,404 @@
+"""The PAM service: consumes each zone's commands, applies them to the zone in memory,
+commits each batch to Redis in one fenced script, then replies, announces and acks.
+
+Flow of one batch (see docs/protocol.md and docs/redis-layout.md):
+
+1. take up to ``batch_max`` deliveries that are waiting (never wait to fill a batch);
+2. validate each (size, ``message_id``, JSON, type, fields, role); look up the
+   ``message_id`` of the valid ones in Redis (one MGET): a command seen before gets
+   its cached reply again and changes nothing;
+3. apply the new ones, in order, to the zone in memory (the pure core);
+4. commit everything in one Lua script: fence token, dedup records with the replies,
+   versions, agent / job / call writes, and the events into the zone's outbox stream
+   with their per-agent (per-job) ``seq``;
+5. publish the replies and events with publisher confirms (without awaiting each
+   one), then ack the batch; confirmed outbox entries are trimmed by the next commit.
+
+A crash anywhere leaves either nothing (the batch is redelivered and applied) or the
+whole commit (the redelivery is recognised by its ``message_id``, answered from the
+cache, and the outbox is drained by whoever serves the zone next).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import msgspec
+import redis.asyncio as aioredis
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from prometheus_client import Counter, Histogram
+
+from pam_service import messages as m
+from pam_service import topology
+from pam_service.auth import Policy
+from pam_service.domain import machine as sm
+from pam_service.domain.zone import Pool, Result, Zone
+from pam_service.store import Batch, Conflict, Fenced, ZoneStore, with_seq
+
+log = logging.getLogger("pam.service")
+
+COMMANDS = Counter("pam_commands_total", "Commands handled", ["zone", "type", "result"])
+LATENCY = Histogram("pam_command_seconds", "From delivery to ack", ["zone"],
+                    buckets=(.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5))
+TAKEOVERS = Counter("pam_takeovers_total", "Zones taken over by this instance", ["zone"])
+
+_encode = m.encoder.encode
+_agent_enc = msgspec.json.Encoder()
+
+
+@dataclass
+class Settings:
+    zones: list[str]
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "pam"
+    policy: Policy = field(default_factory=Policy.development_default)
+    batch_max: int = 256
+    prefetch: int = 512
+    max_body: int = 64 * 1024
+    dedup_ttl_s: int = 600
+    #: After taking over a zone that another instance held, the zone counts as
+    #: failing over for this long (ReleaseFromOutbound is ignored, P_POMAGT50).
+    failover_grace_s: float = 3.0
+    callback_due_utc: bool = False
+    instance: str = "pam"
+    pool_factory: Any = None
+
+
+class BadMessage(Exception):
+    def __init__(self, code: m.RejectCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def decode_command(body: bytes, max_body: int) -> m.Command:
+    """Decode one command body, or raise BadMessage with the code PROTOCOL.md names."""
+    if len(body) > max_body:
+        raise BadMessage("BadRequest", f"body of {len(body)} bytes exceeds {max_body}")
+    try:
+        return m.command_decoder.decode(body)
+    except msgspec.ValidationError as e:
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            raw = None
+        if isinstance(raw, dict) and isinstance(raw.get("type"), str) and (
+                raw["type"] not in m.COMMAND_NAMES):
+            raise BadMessage("UnknownCommand", f"unknown command type {raw['type']!r}") from e
+        raise BadMessage("BadRequest", f"invalid command: {e}") from e
+    except msgspec.DecodeError as e:
+        raise BadMessage("BadRequest", f"body is not a JSON object: {e}") from e
+
+
+@dataclass
+class Item:
+    msg: AbstractIncomingMessage
+    received: float
+    cmd: m.Command | None = None
+    reply: bytes | None = None  # set when known before applying (bad input, duplicate)
+    reject: m.Rejected | None = None
+    dead_reason: str | None = None
+
+
+class ZoneWorker:
+    """Serves one zone: active when the broker makes this consumer the active one."""
+
+    def __init__(self, svc: PamService, zone: str) -> None:
+        self.svc = svc
+        self.name = zone
+        self.store = ZoneStore(svc.redis, zone, svc.settings.key_prefix, svc.settings.dedup_ttl_s)
+        pool: Pool | None = svc.settings.pool_factory() if svc.settings.pool_factory else None
+        self.zone = Zone(zone, pool)
+        self.token: int | None = None
+        self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self.trim: list[str] = []
+        self.queue: AbstractQueue | None = None
+        self.consumer_tag: str | None = None
+        self.failing_over_until = 0.0
+        self.applied = 0
+        self.busy = False
+        #: Fault-injection seam for tests and bench/chaos.py: awaited after the Redis
+        #: commit and before any publish or ack (where a crash hurts most).
+        self.after_commit: Any = None
+
+    @property
+    def active(self) -> bool:
+        return self.token is not None
+
+    async def start(self, channel: AbstractChannel) -> None:
+        self.queue = await topology.declare_zone(channel, self.name)
+        self.consumer_tag = await self.queue.consume(self.inbox.put, no_ack=False)
+
+    async def stop_consuming(self) -> None:
+        if self.queue is not None and self.consumer_tag is not None:
+            with contextlib.suppress(Exception):
+                await self.queue.cancel(self.consumer_tag)
+            self.consumer_tag = None
+
+    # ---- takeover ------------------------------------------------------
+    async def takeover(self) -> None:
+        token = await self.store.take_fence()
+        agents, jobs, calls = await self.store.load()
+        self.zone.load(agents, jobs, calls)
+        self.token = token
+        self.trim = []
+        TAKEOVERS.labels(self.name).inc()
+        failover = token > 1
+        if failover:
+            self.failing_over_until = time.monotonic() + self.svc.settings.failover_grace_s
+        log.info("took over zone", extra={"zone": self.name, "token": token,
+                                          "agents": len(agents), "jobs": len(jobs)})
+        await self.drain_outbox()
+        live = [a for a in agents if a.agent_state is not sm.A.LOGOUT]
+        if live:
+            await self._announce([m.POMAvailable(agent_id=a.agent_id, zone=self.name)
+                                  for a in live])
+
+    def drop(self, why: str) -> None:
+        log.warning("leaving zone", extra={"zone": self.name, "reason": why})
+        self.token = None
+        self.zone.load([], [], {})
+
+    async def drain_outbox(self) -> None:
+        """Publish what a predecessor (or this instance before a crash) committed but
+        may not have published. Consumers drop repeats by ``seq``."""
+        while True:
+            rows = await self.store.outbox(1000)
+            rows = [r for r in rows if r[0] not in set(self.trim)]
+            if not rows:
+                return
+            await asyncio.gather(*(self.svc.publish_event(rk, body) for _, rk, body in rows))
+            await self.store.trim([i for i, _, _ in rows])
+
+    async def _announce(self, events: list[m.Event]) -> None:
+        assert self.token is not None
+        batch = Batch(trim=self.trim)
+        self.trim = []
+        for e in events:
+            batch.events.append((scope_of(e), m.routing_key(e), _encode(e)))
+        committed = await self.store.commit(self.token, batch)
+        await self._publish_committed(batch, committed)
+
+    async def _publish_committed(self, batch: Batch, committed: Any) -> None:
+        pubs = [self.svc.publish_event(rk, with_seq(body, seq))
+                for (_, rk, body), (_, seq) in zip(batch.events, committed.entries, strict=True)]
+        await asyncio.gather(*pubs)
+        self.trim.extend(i for i, _ in committed.entries)
+
+    # ---- the batch loop ------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            first = await self.inbox.get()
+            msgs = [first]
+            while len(msgs) < self.svc.settings.batch_max and not self.inbox.empty():
+                msgs.append(self.inbox.get_nowait())
+            self.busy = True
+            try:
+                await self.process(msgs)
+            except (Fenced, Conflict) as e:
+                self.drop(f"{type(e).__name__}: {e}")
+                await self._requeue(msgs)
+            except asyncio.CancelledError:
+                raise
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
+                log.error("redis unavailable; batch requeued", extra={"zone": self.name,
+                                                                      "error": str(e)})
+                self.drop("redis unavailable")
+                await self._requeue(msgs)
+                await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("batch failed; requeued", extra={"zone": self.name})
+                self.drop("unexpected error")
+                await self._requeue(msgs)
+                await asyncio.sleep(0.2)
+            finally:
+                self.busy = False
+
+    async def _requeue(self, msgs: Iterable[AbstractIncomingMessage]) -> None:
+        for msg in msgs:
+            with contextlib.suppress(Exception):
+                await msg.nack(requeue=True)
+
+    def ctx(self) -> sm.Context:
+        return sm.Context(zone=self.name, now=datetime.now(UTC),
+                          degraded=time.monotonic() < self.failing_over_until,
+                          callback_due_utc=self.svc.settings.callback_due_utc)
+
+    async def process(self, msgs: list[AbstractIncomingMessage]) -> None:
+        now = time.monotonic()
+        items = [self.svc.validate(Item(msg, now)) for msg in msgs]
+        if not self.active:
+            await self.takeover()
+        assert self.token is not None
+        ids = [it.msg.message_id for it in items if it.cmd is not None and it.msg.message_id]
+        cached = dict(zip(ids, await self.store.seen(ids), strict=True))
+        batch = Batch(trim=self.trim)
+        self.trim = []
+        in_batch: dict[str, bytes] = {}
+        base_versions: dict[str, int] = {}
+        for it in items:
+            mid = it.msg.message_id
+            if it.cmd is None:
+                continue
+            assert mid is not None
+            old = cached.get(mid) or in_batch.get(mid)
+            if old is not None:
+                it.reply = old
+                COMMANDS.labels(self.name, type(it.cmd).__name__, "duplicate").inc()
+                continue
+            reason = self.svc.settings.policy.check(it.msg.user_id, it.cmd)
+            if reason is not None:
+                res = Result(reply=m.Rejected(code="Unauthorized", message=reason))
+            else:
+                res = self.zone.handle(it.cmd, self.ctx())
+            self.applied += 1
+            self._collect(batch, res, base_versions)
+            it.reply = _encode(res.reply)
+            if isinstance(res.reply, m.Rejected):
+                it.reject = res.reply
+            in_batch[mid] = it.reply
+            batch.dedup.append((mid, it.reply))
+            COMMANDS.labels(self.name, type(it.cmd).__name__,
+                            res.reply.code if isinstance(res.reply, m.Rejected) else "Accepted"
+                            ).inc()
+        # agents' final records
+        for aid, base in base_versions.items():
+            a = self.zone.agents[aid]
+            batch.agents.append((aid, base, a.version, _agent_enc.encode(a)))
+        committed = await self.store.commit(self.token, batch)
+        if self.after_commit is not None:
+            await self.after_commit()
+        pubs = [self._reply_or_dead(it) for it in items]
+        await asyncio.gather(*pubs, self._publish_committed(batch, committed))
+        for it in items:
+            with contextlib.suppress(Exception):
+                await it.msg.ack()
+            LATENCY.labels(self.name).observe(time.monotonic() - it.received)
+
+    def _collect(self, batch: Batch, res: Result, base: dict[str, int]) -> None:
+        for e in res.events:
+            if isinstance(e, m.AgentStateChanged):
+                aid = e.snapshot.agent_id
+                if aid not in base:
+                    base[aid] = e.previous.version if e.previous is not None else 0
+            batch.events.append((scope_of(e), m.routing_key(e), _encode(e)))
+        for j in res.jobs.values():
+            batch.jobs.append((j.job_id, _agent_enc.encode(j)))
+        for cid, owner in res.calls.items():
+            batch.calls.append((cid, owner or ""))
+
+    async def _reply_or_dead(self, it: Item) -> None:
+        msg = it.msg
+        if msg.reply_to:
+            assert it.reply is not None
+            await self.svc.publish_reply(msg, it.reply)
+        elif it.reject is not None and it.reject.code not in ("NoAgentAvailable", "Ignored"):
+            await self.svc.dead_letter(msg, f"{it.reject.code}: {it.reject.message}")
+        elif it.dead_reason is not None:
+            await self.svc.dead_letter(msg, it.dead_reason)
+
+
+def scope_of(e: m.Event) -> str:
+    """Which counter numbers this event: its agent's, its job's, or the zone's."""
+    if isinstance(e, m.AgentStateChanged):
+        return "a:" + e.snapshot.agent_id
+    if isinstance(e, m.JobEvent):
+        return "j:" + e.job_id
+    agent_id = getattr(e, "agent_id", None)
+    return "a:" + agent_id if agent_id else "zone"
+
+
+class PamService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url)
+        self.conn: AbstractRobustConnection | None = None
+        self.channel: AbstractChannel | None = None
+        self.topo: topology.Topology | None = None
+        self.workers = {z: ZoneWorker(self, z) for z in settings.zones}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.conn = await aio_pika.connect_robust(self.settings.amqp_url,
+                                                  client_properties={
+                                                      "connection_name": self.settings.instance})
+        self.channel = await self.conn.channel(publisher_confirms=True)
+        await self.channel.set_qos(prefetch_count=self.settings.prefetch)
+        self.topo = await topology.declare(self.channel)
+        for w in self.workers.values():
+            await w.start(self.channel)
+            self.tasks.append(asyncio.create_task(w.run(), name=f"zone-{w.name}"))
+        log.info("started", extra={"zones": self.settings.zones})
+
+    def validate(self, it: Item) -> Item:
+        msg = it.msg
+        try:
+            if not msg.message_id:
+                raise BadMessage("BadRequest", "the command has no message_id property")
+            it.cmd = decode_command(msg.body, self.settings.max_body)
+        except BadMessage as e:
+            it.cmd = None
+            it.reject = m.Rejected(code=e.code, message=e.message)
+            it.reply = _encode(it.reject)
+            COMMANDS.labels("-", "invalid", e.code).inc()
+        return it
+
+    async def publish_reply(self, msg: AbstractIncomingMessage, body: bytes) -> None:
+        assert self.channel is not None and msg.reply_to
+        await self.channel.default_exchange.publish(
+            aio_pika.Message(body, content_type="application/json",
+                             correlation_id=msg.correlation_id or msg.message_id,
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=msg.reply_to)
+
+    async def publish_event(self, rk: str, body: bytes) -> None:
+        assert self.topo is not None
+        await self.topo.events.publish(
+            aio_pika.Message(body, content_type="application/json",
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=rk)
+
+    async def dead_letter(self, msg: AbstractIncomingMessage, reason: str) -> None:
+        assert self.topo is not None
+        headers = dict(msg.headers or {})
+        headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
+        await self.topo.dlx.publish(
+            aio_pika.Message(msg.body, headers=headers, message_id=msg.message_id,
+                             content_type=msg.content_type,
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=msg.routing_key or "")
+
+    async def stop(self) -> None:
+        """Graceful: stop consuming, finish what was delivered, flush the outbox."""
+        for w in self.workers.values():
+            await w.stop_consuming()
+        for w in self.workers.values():
+            while not w.inbox.empty() or w.busy:  # noqa: ASYNC110 - short drain at shutdown
+                await asyncio.sleep(0.01)
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for w in self.workers.values():
+            if w.active:
+                with contextlib.suppress(Exception):
+                    await w.drain_outbox()
+        if self.conn is not None:
+            await self.conn.close()
+        await self.redis.aclose()

@@ -1,0 +1,165 @@
+"""Redis adapter: one zone's durable state, fenced writes, dedup and the event outbox.
+
+Every key carries the zone as a hash tag (``pam:{z1}:agents``) so Redis Cluster keeps a
+zone's keys in one slot and a script can touch them all. See docs/redis-layout.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from pam_service.messages import Agent, JobTask
+
+# A batch commit: fence check, dedup check, version check, then every write, the
+# dedup records and the outbox entries. One script, so a crash cannot split them.
+COMMIT_LUA = r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'FENCED'} end
+local b = cjson.decode(ARGV[4])
+for _, d in ipairs(b.dedup) do
+  if redis.call('EXISTS', ARGV[2] .. d[1]) == 1 then return {'DUP', d[1]} end
+end
+for _, a in ipairs(b.agents) do
+  local v = tonumber(redis.call('HGET', KEYS[3], a[1]) or '0')
+  if v ~= a[2] then return {'VERSION', a[1]} end
+end
+for _, a in ipairs(b.agents) do
+  redis.call('HSET', KEYS[2], a[1], a[4])
+  redis.call('HSET', KEYS[3], a[1], a[3])
+end
+for _, j in ipairs(b.jobs) do redis.call('HSET', KEYS[4], j[1], j[2]) end
+for _, c in ipairs(b.calls) do
+  if c[2] == '' then redis.call('HDEL', KEYS[5], c[1])
+  else redis.call('HSET', KEYS[5], c[1], c[2]) end
+end
+for _, d in ipairs(b.dedup) do
+  redis.call('SET', ARGV[2] .. d[1], d[2], 'EX', tonumber(ARGV[3]))
+end
+local out = {'OK'}
+for _, e in ipairs(b.events) do
+  local seq = redis.call('HINCRBY', KEYS[6], e[1], 1)
+  local body = string.gsub(e[3], '"seq":0', '"seq":' .. seq, 1)
+  local id = redis.call('XADD', KEYS[7], '*', 'rk', e[2], 'body', body)
+  table.insert(out, id)
+  table.insert(out, seq)
+end
+for _, id in ipairs(b.trim) do redis.call('XDEL', KEYS[7], id) end
+return out
+"""
+
+# Takeover: a new, larger fencing token; every later commit of an older holder fails.
+FENCE_LUA = r"""
+local t = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], t)
+return t
+"""
+
+
+class Fenced(Exception):
+    """Another instance took this zone over: stop writing, drop the in-memory state."""
+
+
+class Conflict(Exception):
+    """Redis disagrees with memory (a version or a dedup key): reload the zone."""
+
+
+@dataclass
+class Batch:
+    """What one batch of commands writes."""
+
+    agents: list[tuple[str, int, int, bytes]] = field(default_factory=list)
+    jobs: list[tuple[str, bytes]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    dedup: list[tuple[str, bytes]] = field(default_factory=list)
+    #: (seq scope, routing key, body with "seq":0 as its second field)
+    events: list[tuple[str, str, bytes]] = field(default_factory=list)
+    trim: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Committed:
+    #: (outbox id, seq) per event, in order
+    entries: list[tuple[str, int]]
+
+
+def with_seq(body: bytes, seq: int) -> bytes:
+    return body.replace(b'"seq":0', b'"seq":%d' % seq, 1)
+
+
+class ZoneStore:
+    def __init__(self, redis: aioredis.Redis, zone: str, prefix: str = "pam",
+                 dedup_ttl_s: int = 600) -> None:
+        self.r = redis
+        self.zone = zone
+        base = f"{prefix}:{{{zone}}}"
+        self.k_fence = f"{base}:fence"
+        self.k_fence_ctr = f"{base}:fence_ctr"
+        self.k_agents = f"{base}:agents"
+        self.k_ver = f"{base}:ver"
+        self.k_jobs = f"{base}:jobs"
+        self.k_calls = f"{base}:calls"
+        self.k_seq = f"{base}:seq"
+        self.k_outbox = f"{base}:outbox"
+        self.dedup_prefix = f"{base}:dedup:"
+        self.dedup_ttl_s = dedup_ttl_s
+        self._commit = redis.register_script(COMMIT_LUA)
+        self._fence = redis.register_script(FENCE_LUA)
+        self._agent_dec = msgspec.json.Decoder(Agent)
+        self._job_dec = msgspec.json.Decoder(JobTask)
+
+    async def take_fence(self) -> int:
+        return int(await self._fence(keys=[self.k_fence, self.k_fence_ctr]))
+
+    async def load(self) -> tuple[list[Agent], list[JobTask], dict[str, str]]:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hvals(self.k_agents)
+        pipe.hvals(self.k_jobs)
+        pipe.hgetall(self.k_calls)
+        agents_raw, jobs_raw, calls_raw = await pipe.execute()
+        agents = [self._agent_dec.decode(b) for b in agents_raw]
+        jobs = [self._job_dec.decode(b) for b in jobs_raw]
+        calls = {k.decode(): v.decode() for k, v in calls_raw.items()}
+        return agents, jobs, calls
+
+    async def seen(self, message_ids: Sequence[str]) -> list[bytes | None]:
+        """Cached replies of commands already applied (None for new ones)."""
+        if not message_ids:
+            return []
+        vals = await self.r.mget([self.dedup_prefix + mid for mid in message_ids])
+        return [v if isinstance(v, bytes) or v is None else str(v).encode() for v in vals]
+
+    async def commit(self, token: int, batch: Batch) -> Committed:
+        doc = {
+            "agents": [[a, prev, new, blob.decode()] for a, prev, new, blob in batch.agents],
+            "jobs": [[j, blob.decode()] for j, blob in batch.jobs],
+            "calls": [[c, o] for c, o in batch.calls],
+            "dedup": [[mid, reply.decode()] for mid, reply in batch.dedup],
+            "events": [[s, rk, body.decode()] for s, rk, body in batch.events],
+            "trim": batch.trim,
+        }
+        # cjson turns an empty JSON array into an empty table, which ipairs handles.
+        res = await self._commit(
+            keys=[self.k_fence, self.k_agents, self.k_ver, self.k_jobs, self.k_calls,
+                  self.k_seq, self.k_outbox],
+            args=[str(token), self.dedup_prefix, str(self.dedup_ttl_s), json.dumps(doc)])
+        tag = res[0].decode() if isinstance(res[0], bytes) else res[0]
+        if tag == "FENCED":
+            raise Fenced(self.zone)
+        if tag != "OK":
+            raise Conflict(f"{tag} {res[1:]!r}")
+        it = iter(res[1:])
+        return Committed([(i.decode(), int(s)) for i, s in zip(it, it, strict=True)])
+
+    async def outbox(self, count: int = 1000) -> list[tuple[str, str, bytes]]:
+        """Events written but not yet confirmed by the broker, oldest first."""
+        rows: Any = await self.r.xrange(self.k_outbox, "-", "+", count=count)
+        return [(i.decode(), f[b"rk"].decode(), f[b"body"]) for i, f in rows]
+
+    async def trim(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self.r.xdel(self.k_outbox, *ids)

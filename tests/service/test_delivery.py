@@ -1,0 +1,156 @@
+"""Each command applied once: redelivery after a crash, bad input, roles, routing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pam_service import messages as m
+from pam_service.auth import Policy
+from pam_service.client import PamClient, UnknownZone
+from tests.service.conftest import Pam
+
+
+class Crash(Exception):
+    pass
+
+
+async def test_redelivery_after_commit_before_ack_applies_once_and_announces_once(
+        pam: Pam) -> None:
+    active = pam.services[0]
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    v0 = (await pam.status("A")).version
+    standby = await pam.start(instance="standby")
+    worker = active.workers["z1"]
+
+    async def die() -> None:
+        # the process dies after the Redis write: its connection drops, nothing is acked
+        worker.after_commit = None
+        await active.conn.close()  # type: ignore[union-attr]
+        raise Crash
+
+    worker.after_commit = die
+    mid = uuid.uuid4().hex
+    reply = await pam.send(m.Ready(agent_id="A"), message_id=mid, timeout=30)
+    assert isinstance(reply, m.Accepted) and reply.agent is not None
+    assert reply.agent.version == v0 + 1
+    assert standby.workers["z1"].active
+    # exactly one state event for that Ready, published by the standby from the outbox
+    ev = await pam.events.wait_for(m.AgentStateChanged, cause="Ready")
+    assert isinstance(ev, m.AgentStateChanged) and ev.snapshot.version == v0 + 1
+    await pam.ok(m.NotReady(agent_id="A", reason_code=3))
+    nxt = await pam.events.wait_for(m.AgentStateChanged)
+    assert isinstance(nxt, m.AgentStateChanged) and nxt.cause == "NotReady"
+    assert nxt.seq == ev.seq + 1 or nxt.seq > ev.seq  # no repeat of the Ready event
+    assert (await pam.status("A")).version == v0 + 2
+    pam.services.remove(active)
+
+
+HAND_PICKED: list[bytes] = [
+    b"", b"null", b"[]", b"42", b'"Ready"', b"{", b"\xff\xfe", b'{"type": 7}',
+    b'{"type": "Ready", "agent_id": 7}', b'{"type": "Ready", "agent_id": ""}',
+    b'{"type": "NotReady", "agent_id": "A"}',
+    b'{"type": "NotReady", "agent_id": "A", "reason_code": -1}',
+    b'{"type": "Login", "agent_id": "A"}',
+    b'{"type": "Consult", "agent_id": "A", "target_agent_id": []}',
+    b'{"agent_id": "A"}', b'{"type": "Nope"}', b"x" * 70_000,
+    json.dumps({"type": "Ready", "agent_id": "A" * 500}).encode(),
+]
+
+junk = st.one_of(
+    st.binary(max_size=200),
+    st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.integers(), st.text(max_size=8)),
+                    max_size=4).map(lambda d: json.dumps(d).encode()),
+    st.fixed_dictionaries({"type": st.sampled_from(sorted(m.COMMAND_NAMES))},
+                          optional={"agent_id": st.one_of(st.integers(), st.none(), st.just([]))}
+                          ).map(lambda d: json.dumps(d).encode()),
+)
+
+
+def is_valid(body: bytes) -> bool:
+    try:
+        m.command_decoder.decode(body)
+    except Exception:
+        return False
+    return True
+
+
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+@given(generated=st.lists(junk, min_size=150, max_size=150, unique=True))
+async def test_bad_input_storm_changes_nothing_and_valid_commands_take_effect(
+        pam: Pam, generated: list[bytes]) -> None:
+    login = m.encoder.encode(m.Login(agent_id="zz", zone="z1", extension="1",
+                                     skills=[m.Skill(name="s", level=1)]))
+    truncated = [login[:i] for i in range(1, len(login))]  # every cut of a valid command
+    retyped = [login.replace(b'"zone":"z1"', b'"zone":%d' % i) for i in range(200)]
+    bad = [b for b in HAND_PICKED + generated + truncated + retyped if not is_valid(b)]
+    assert len(bad) >= 500
+    dead = await pam.client.channel.declare_queue("pam.dead", durable=True,
+                                                  arguments={"x-queue-type": "quorum"})
+    agents: list[str] = []
+    replies: list[asyncio.Task[m.AnyReply]] = []
+    unanswered: set[str] = set()
+    for i, body in enumerate(bad):
+        if i % 2:  # half with reply_to, half dead-lettered
+            replies.append(asyncio.create_task(pam.client.send_raw("z1", body, timeout=60)))
+        else:
+            unanswered.add(await pam.client.publish("z1", body))
+        if i % 25 == 0:
+            aid = f"a{i}"
+            agents.append(aid)
+            replies.append(asyncio.create_task(pam.client.send(
+                "z1", m.Login(agent_id=aid, zone="z1", extension="1"), timeout=60)))
+    results = await asyncio.gather(*replies)
+    rejected = [r for r in results if isinstance(r, m.Rejected)]
+    assert all(r.code in ("BadRequest", "UnknownCommand") for r in rejected), rejected[:3]
+    assert len([r for r in results if isinstance(r, m.Accepted)]) == len(agents)
+    seen: set[str] = set()
+    async with dead.iterator(timeout=30) as it:
+        async for msg in it:
+            await msg.ack()
+            assert (msg.headers or {}).get("x-pam-reason")
+            seen.add(msg.message_id or "")
+            if unanswered <= seen:
+                break
+    assert unanswered <= seen
+    for aid in agents:  # every valid command took effect, the service still answers
+        assert (await pam.status(aid)).agent_state == "NotReady"
+
+
+async def test_command_for_an_unserved_zone_raises_unknown_zone(pam: Pam) -> None:
+    with pytest.raises(UnknownZone):
+        await pam.send(m.Ready(agent_id="A"), zone="nowhere")
+
+
+async def test_role_outside_its_commands_is_unauthorized_and_changes_nothing(
+        pam: Pam, tmp_path: Path) -> None:
+    roles = tmp_path / "roles.toml"
+    roles.write_text('[users.guest]\nrole = "blender"\n')
+    for svc in pam.services:
+        svc.settings.policy = Policy.load(roles)
+    r = await pam.send(m.Login(agent_id="A", zone="z1", extension="1"))
+    assert isinstance(r, m.Rejected) and r.code == "Unauthorized" and "blender" in r.message
+    r = await pam.send(m.GetZoneStatus(zone="z1"))
+    assert isinstance(r, m.Accepted) and r.agents == []
+
+
+def test_agent_role_may_command_only_its_own_agent(tmp_path: Path) -> None:
+    roles = tmp_path / "roles.toml"
+    roles.write_text('[users.desk1]\nrole = "agent"\nagents = ["a1"]\n')
+    p = Policy.load(roles)
+    assert p.check("desk1", m.Ready(agent_id="a1")) is None
+    assert "only agents" in (p.check("desk1", m.Ready(agent_id="a2")) or "")
+    assert p.check("desk1", m.JobEnded(job_id="J")) is not None
+    assert p.check(None, m.Ready(agent_id="a1")) is not None
+    assert Policy.development_default().check("guest", m.JobEnded(job_id="J")) is None
+
+
+async def test_client_connects_with_the_url_user_as_user_id(pam: Pam) -> None:
+    async with await PamClient.connect(pam.amqp_url) as c:
+        assert c.user_id == "guest"
