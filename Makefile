@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUST_SRC := $(shell find dispatcher_rs/src -name '*.rs' 2>/dev/null) dispatcher_rs/Cargo.toml Cargo.lock
 
-.PHONY: test demo setup services lint typecheck cargo-test pytest diagram clean
+.PHONY: test demo setup services lint typecheck cargo-test pytest diagram docs clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ test: setup services lint typecheck cargo-test pytest
 
 diagram: setup
 	$(BIN)/python tools/render_state_diagram.py docs/state-machine.md
+
+docs: diagram
+	$(BIN)/python tools/gen_protocol_docs.py
 
 demo: setup services
 	@$(BIN)/python -m pam_service.demo

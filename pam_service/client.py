@@ -25,6 +25,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import DeliveryError
+from aiormq.exceptions import PublishError
+from pamqp.commands import Basic
 
 from pam_service import messages as m
 from pam_service import topology
@@ -94,20 +96,20 @@ class PamClient:
                       expiration: float | None = None) -> str:
         """Publish raw bytes as a command (for tests of bad input); returns the message id."""
         mid = message_id or uuid.uuid4().hex
-        msg = aio_pika.Message(
-            body, message_id=mid, content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=self.user_id,
-            reply_to=self.reply_queue.name if reply else None,
+        props = Basic.Properties(
+            message_id=mid, content_type="application/json", delivery_mode=2,
+            user_id=self.user_id, reply_to=self.reply_queue.name if reply else None,
             correlation_id=correlation_id or (mid if reply else None),
-            expiration=expiration)
+            expiration=str(int(expiration * 1000)) if expiration is not None else None)
+        # The underlying aiormq channel: the same confirm, no aio_pika.Message per command.
+        raw = await self.channel.get_underlay_channel()
         try:
-            await self.commands.publish(msg, routing_key=zone, mandatory=True)
-        except DeliveryError as e:
-            if (e.message is not None and getattr(e.message, "reply_code", None) == 312) or (
-                    "NO_ROUTE" in str(e)):
-                raise UnknownZone(f"no PAM serves zone {zone!r} (command returned unroutable)") \
-                    from e
-            raise
+            await raw.basic_publish(body, exchange=topology.COMMANDS, routing_key=zone,
+                                    properties=props, mandatory=True)
+        except (DeliveryError, PublishError) as e:
+            raise UnknownZone(f"no PAM serves zone {zone!r}: the broker returned the command "
+                              f"as unroutable; check the zone name and that pam-service "
+                              f"--zones includes it") from e
         return mid
 
     async def send(self, zone: str, cmd: m.Command, *, timeout: float = 10.0,

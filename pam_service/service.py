@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -40,6 +41,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from pamqp.commands import Basic
 from prometheus_client import Counter, Histogram
 
 from pam_service import messages as m
@@ -54,9 +56,18 @@ log = logging.getLogger("pam.service")
 COMMANDS = Counter("pam_commands_total", "Commands handled", ["zone", "type", "result"])
 LATENCY = Histogram("pam_command_seconds", "From delivery to ack", ["zone"],
                     buckets=(.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5))
+
+
+@functools.lru_cache(maxsize=4096)
+def counted(zone: str, kind: str, result: str) -> Any:
+    """The labelled counter child, looked up once per (zone, type, result)."""
+    return COMMANDS.labels(zone, kind, result)
+
+
 TAKEOVERS = Counter("pam_takeovers_total", "Zones taken over by this instance", ["zone"])
 
 _encode = m.encoder.encode
+_EVENT_PROPS = Basic.Properties(content_type="application/json", delivery_mode=2)
 _agent_enc = msgspec.json.Encoder()
 
 
@@ -135,6 +146,8 @@ class ZoneWorker:
         #: Fault-injection seam for tests and bench/chaos.py: awaited after the Redis
         #: commit and before any publish or ack (where a crash hurts most).
         self.after_commit: Any = None
+        self.latency = LATENCY.labels(zone)
+        self.inflight: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> bool:
@@ -259,7 +272,7 @@ class ZoneWorker:
             old = cached.get(mid) or in_batch.get(mid)
             if old is not None:
                 it.reply = old
-                COMMANDS.labels(self.name, type(it.cmd).__name__, "duplicate").inc()
+                counted(self.name, type(it.cmd).__name__, "duplicate").inc()
                 continue
             reason = self.svc.settings.policy.check(it.msg.user_id, it.cmd)
             if reason is not None:
@@ -273,9 +286,8 @@ class ZoneWorker:
                 it.reject = res.reply
             in_batch[mid] = it.reply
             batch.dedup.append((mid, it.reply))
-            COMMANDS.labels(self.name, type(it.cmd).__name__,
-                            res.reply.code if isinstance(res.reply, m.Rejected) else "Accepted"
-                            ).inc()
+            counted(self.name, type(it.cmd).__name__,
+                    res.reply.code if isinstance(res.reply, m.Rejected) else "Accepted").inc()
         # agents' final records
         for aid, base in base_versions.items():
             a = self.zone.agents[aid]
@@ -283,12 +295,35 @@ class ZoneWorker:
         committed = await self.store.commit(self.token, batch)
         if self.after_commit is not None:
             await self.after_commit()
-        pubs = [self._reply_or_dead(it) for it in items]
-        await asyncio.gather(*pubs, self._publish_committed(batch, committed))
-        for it in items:
+        # The next batch is read and applied while this one's confirms come back; the
+        # publishes themselves stay in batch order (each batch waits for the previous).
+        self.inflight = asyncio.create_task(
+            self._finish(items, batch, committed, self.inflight))
+
+    async def _finish(self, items: list[Item], batch: Batch, committed: Any,
+                      previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
             with contextlib.suppress(Exception):
-                await it.msg.ack()
-            LATENCY.labels(self.name).observe(time.monotonic() - it.received)
+                await previous
+        try:
+            pubs = [self._reply_or_dead(it) for it in items]
+            await asyncio.gather(*pubs, self._publish_committed(batch, committed))
+            # Deliveries are processed in order, so one multiple-ack covers the batch.
+            last = max(items, key=lambda it: it.msg.delivery_tag or 0)
+            await last.msg.ack(multiple=True)
+        except Exception as e:  # the channel died: the broker redelivers, dedup answers
+            log.warning("publish or ack failed; the batch will be redelivered",
+                        extra={"zone": self.name, "error": repr(e)})
+            return
+        done = time.monotonic()
+        for it in items:
+            self.latency.observe(done - it.received)
+
+    async def flush(self) -> None:
+        """Wait until every committed batch is published and acked."""
+        if self.inflight is not None:
+            with contextlib.suppress(Exception):
+                await self.inflight
 
     def _collect(self, batch: Batch, res: Result, base: dict[str, int]) -> None:
         for e in res.events:
@@ -355,23 +390,23 @@ class PamService:
             it.cmd = None
             it.reject = m.Rejected(code=e.code, message=e.message)
             it.reply = _encode(it.reject)
-            COMMANDS.labels("-", "invalid", e.code).inc()
+            counted("-", "invalid", e.code).inc()
         return it
 
+    # Replies and events go through the underlying aiormq channel: the same publish
+    # with publisher confirms, without building an aio_pika.Message per publish.
     async def publish_reply(self, msg: AbstractIncomingMessage, body: bytes) -> None:
         assert self.channel is not None and msg.reply_to
-        await self.channel.default_exchange.publish(
-            aio_pika.Message(body, content_type="application/json",
-                             correlation_id=msg.correlation_id or msg.message_id,
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=msg.reply_to)
+        raw = await self.channel.get_underlay_channel()
+        props = Basic.Properties(content_type="application/json", delivery_mode=2,
+                                 correlation_id=msg.correlation_id or msg.message_id)
+        await raw.basic_publish(body, exchange="", routing_key=msg.reply_to, properties=props)
 
     async def publish_event(self, rk: str, body: bytes) -> None:
-        assert self.topo is not None
-        await self.topo.events.publish(
-            aio_pika.Message(body, content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=rk)
+        assert self.channel is not None
+        raw = await self.channel.get_underlay_channel()
+        await raw.basic_publish(body, exchange=topology.EVENTS, routing_key=rk,
+                                properties=_EVENT_PROPS)
 
     async def dead_letter(self, msg: AbstractIncomingMessage, reason: str) -> None:
         assert self.topo is not None
@@ -390,6 +425,7 @@ class PamService:
         for w in self.workers.values():
             while not w.inbox.empty() or w.busy:  # noqa: ASYNC110 - short drain at shutdown
                 await asyncio.sleep(0.01)
+            await w.flush()
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

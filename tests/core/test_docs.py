@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools import render_state_diagram
+from tools import gen_protocol_docs, render_state_diagram
 
 ROOT = Path(__file__).parents[2]
 
@@ -15,3 +15,7 @@ def test_state_machine_doc_is_generated_from_the_current_table() -> None:
 
 def test_diagram_has_an_edge_for_scenario_one() -> None:
     assert "NotReady --> Ready: Ready" in render_state_diagram.render()
+
+
+def test_protocol_schema_and_asyncapi_are_generated_from_the_current_types() -> None:
+    assert gen_protocol_docs.main(["x", "--check"]) == 0

@@ -1,0 +1,271 @@
+"""End-to-end throughput: PAM (durable state in Redis) against a do-nothing echo server.
+
+    python bench/e2e.py --json --seconds 10
+
+Both servers run as their own processes, each on its own private vhost with the same
+topology (a quorum queue with single active consumer behind a direct exchange,
+persistent messages, replies with publisher confirms). The same driver (the project's
+PamClient, several processes, each with a window of outstanding requests) offers more
+than either server can take, so the ratio measures the servers. A second PAM phase
+paces the load at half of PAM's measured maximum and reports latency there.
+
+Prints one JSON object: pam_cmds_per_s, echo_cmds_per_s, ratio, p50_ms, p99_ms,
+errors, and the offered rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pam_service import messages as m  # noqa: E402
+from pam_service import topology  # noqa: E402
+from pam_service.client import PamClient  # noqa: E402
+
+AMQP = os.environ.get("PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS = os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0")
+ZONE = "bench"
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+# ---------------------------------------------------------------------------
+# the echo server: no state, no Redis, one message at a time
+# ---------------------------------------------------------------------------
+
+
+async def echo_server(url: str) -> None:
+    conn = await aio_pika.connect_robust(url)
+    ch = await conn.channel(publisher_confirms=True)
+    await ch.set_qos(prefetch_count=512)
+    await topology.declare(ch)
+    q = await topology.declare_zone(ch, ZONE)
+    reply = m.encoder.encode(m.Accepted())
+    async with q.iterator() as it:
+        async for msg in it:
+            if msg.reply_to:
+                await ch.default_exchange.publish(
+                    aio_pika.Message(reply, correlation_id=msg.correlation_id,
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=msg.reply_to)
+            await msg.ack()
+
+
+def run_echo(url: str) -> None:
+    asyncio.run(echo_server(url))
+
+
+# ---------------------------------------------------------------------------
+# the driver
+# ---------------------------------------------------------------------------
+
+
+async def drive(url: str, agents: list[str], seconds: float, window: int, rate: float | None,
+                out: Any) -> None:
+    """Each of ``window`` workers owns some agents and alternates Ready / NotReady on
+    them, with a GetAgentStatus every third command. ``rate`` (commands/s for this
+    process) paces the load; None offers as fast as replies come."""
+    client = await PamClient.connect(url)
+    lat: list[float] = []
+    errors: dict[str, int] = {}
+    sent = 0
+    stop_at = time.monotonic() + seconds
+    interval = window / rate if rate else 0.0
+
+    async def worker(mine: list[str]) -> None:
+        nonlocal sent
+        ready = dict.fromkeys(mine, False)
+        i = 0
+        next_t = time.monotonic()
+        while time.monotonic() < stop_at:
+            aid = mine[i % len(mine)]
+            i += 1
+            cmd: m.Command
+            if i % 3 == 0:
+                cmd = m.GetAgentStatus(agent_id=aid)
+            elif ready[aid]:
+                cmd = m.NotReady(agent_id=aid, reason_code=1)
+            else:
+                cmd = m.Ready(agent_id=aid)
+            if interval:
+                next_t += interval
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            t0 = time.perf_counter()
+            try:
+                r = await client.send(ZONE, cmd, timeout=30)
+            except Exception as e:
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+                continue
+            lat.append(time.perf_counter() - t0)
+            sent += 1
+            if isinstance(r, m.Rejected):
+                errors[r.code] = errors.get(r.code, 0) + 1
+            elif isinstance(cmd, m.Ready | m.NotReady):
+                ready[aid] = isinstance(cmd, m.Ready)
+
+    per = [agents[k::window] for k in range(window)]
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker(p) for p in per if p))
+    elapsed = time.monotonic() - t0
+    await client.close()
+    out.put({"n": sent, "elapsed": elapsed, "lat": lat, "errors": errors})
+
+
+def run_driver(url: str, agents: list[str], seconds: float, window: int, rate: float | None,
+               out: Any) -> None:
+    asyncio.run(drive(url, agents, seconds, window, rate, out))
+
+
+def measure(url: str, agents: list[str], seconds: float, procs: int, window: int,
+            rate: float | None, echo: bool) -> dict[str, Any]:
+    q: Any = mp.get_context("spawn").Queue()
+    shares = [agents[k::procs] for k in range(procs)]
+    ps = [mp.get_context("spawn").Process(
+        target=run_driver, args=(url, s, seconds, window, rate / procs if rate else None, q))
+        for s in shares]
+    for p in ps:
+        p.start()
+    res = [q.get(timeout=seconds + 120) for _ in ps]
+    for p in ps:
+        p.join(timeout=30)
+    n = sum(r["n"] for r in res)
+    elapsed = max(r["elapsed"] for r in res)
+    lat = sorted(x for r in res for x in r["lat"])
+    errors: dict[str, int] = {}
+    for r in res:
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    if echo:
+        errors.pop("UnknownCommand", None)
+
+    def pct(p: float) -> float:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
+
+    return {"cmds_per_s": round(n / elapsed, 1), "n": n, "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99), "max_ms": pct(1.0), "errors": sum(errors.values()),
+            "errors_by_code": errors}
+
+
+async def login_all(url: str, agents: list[str]) -> None:
+    async with await PamClient.connect(url) as c:
+        for i in range(0, len(agents), 200):
+            rs = await asyncio.gather(*(c.send(ZONE, m.Login(
+                agent_id=a, zone=ZONE, extension=a)) for a in agents[i:i + 200]))
+            bad = [r for r in rs if isinstance(r, m.Rejected)]
+            if bad:
+                raise SystemExit(f"login failed: {bad[0]}")
+
+
+def wait_for_consumer(url_vhost: str, timeout: float = 30) -> None:
+    async def probe() -> None:
+        async with await PamClient.connect(url_vhost) as c:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    await c.send(ZONE, m.GetAgentStatus(agent_id="probe"), timeout=2)
+                    return
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+    asyncio.run(probe())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print only the JSON object")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--procs", type=int, default=2, help="driver processes")
+    ap.add_argument("--window", type=int, default=150, help="outstanding requests per process")
+    args = ap.parse_args()
+
+    def say(msg: str) -> None:
+        if not args.json:
+            print(msg, file=sys.stderr)
+
+    tag = uuid.uuid4().hex[:8]
+    v_pam, v_echo = f"bench-pam-{tag}", f"bench-echo-{tag}"
+    prefix = f"bench-{tag}"
+    procs: list[subprocess.Popen[bytes]] = []
+    for v in (v_pam, v_echo):
+        rabbitmqctl("add_vhost", v)
+        rabbitmqctl("set_permissions", "-p", v, "guest", ".*", ".*", ".*")
+    agents = [f"a{i:05d}" for i in range(args.agents)]
+    try:
+        pam_url, echo_url = AMQP + v_pam, AMQP + v_echo
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "pam_service", "--zones", ZONE, "--amqp-url", pam_url,
+             "--redis-url", REDIS, "--key-prefix", prefix, "--log-level", "warning"], cwd=ROOT))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+             f"from bench.e2e import run_echo; run_echo({echo_url!r})"], cwd=ROOT))
+        wait_for_consumer(pam_url)
+        wait_for_consumer(echo_url)
+        say(f"logging in {len(agents)} agents")
+        asyncio.run(login_all(pam_url, agents))
+        say("echo: saturating")
+        echo = measure(echo_url, agents, args.seconds, args.procs, args.window, None, echo=True)
+        say(f"echo: {echo['cmds_per_s']} cmds/s; PAM: saturating")
+        pam = measure(pam_url, agents, args.seconds, args.procs, args.window, None, echo=False)
+        half = pam["cmds_per_s"] / 2
+        say(f"PAM: {pam['cmds_per_s']} cmds/s; PAM at half rate ({half:.0f}/s)")
+        paced = measure(pam_url, agents, args.seconds, args.procs, args.window, half, echo=False)
+        r = redis.Redis.from_url(REDIS)
+        mem = r.memory_usage(f"{prefix}:{{{ZONE}}}:agents") or 0
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.wait(timeout=20)
+        for v in (v_pam, v_echo):
+            with contextlib.suppress(Exception):
+                rabbitmqctl("delete_vhost", v)
+        with contextlib.suppress(Exception):
+            r = redis.Redis.from_url(REDIS)
+            for k in r.scan_iter(match=f"{prefix}:*", count=1000):
+                r.delete(k)
+    out = {
+        "pam_cmds_per_s": pam["cmds_per_s"],
+        "echo_cmds_per_s": echo["cmds_per_s"],
+        "ratio": round(pam["cmds_per_s"] / echo["cmds_per_s"], 3) if echo["cmds_per_s"] else None,
+        "p50_ms": paced["p50_ms"],
+        "p99_ms": paced["p99_ms"],
+        "errors": pam["errors"] + paced["errors"] + echo["errors"],
+        "offered_at_half_cmds_per_s": round(half, 1),
+        "achieved_at_half_cmds_per_s": paced["cmds_per_s"],
+        "saturated_p50_ms": pam["p50_ms"], "saturated_p99_ms": pam["p99_ms"],
+        "echo_p50_ms": echo["p50_ms"], "echo_p99_ms": echo["p99_ms"],
+        "driver": {"processes": args.procs, "window_per_process": args.window},
+        "agents": args.agents, "seconds": args.seconds,
+        "redis_agents_hash_bytes_per_agent": round(mem / len(agents), 1),
+        "errors_by_code": {"pam": pam["errors_by_code"], "paced": paced["errors_by_code"],
+                           "echo": echo["errors_by_code"]},
+    }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
