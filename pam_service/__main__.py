@@ -15,10 +15,10 @@ import sys
 import time
 from typing import Any
 
-from prometheus_client import start_http_server
+from prometheus_client import REGISTRY, start_http_server
 
 from pam_service.auth import Policy
-from pam_service.service import PamService, Settings
+from pam_service.service import AgentsByState, PamService, Settings
 
 _STD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -72,7 +72,8 @@ async def run(args: argparse.Namespace) -> int:
                               callback_due_utc=args.callback_due_utc, instance=args.instance,
                               pool_factory=default_pool_factory()))
     if args.metrics_port:
-        start_http_server(args.metrics_port)
+        REGISTRY.register(AgentsByState(svc))
+        start_http_server(args.metrics_port, addr="127.0.0.1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

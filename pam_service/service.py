@@ -358,6 +358,34 @@ def scope_of(e: m.Event) -> str:
     return "a:" + agent_id if agent_id else "zone"
 
 
+class AgentsByState:
+    """Prometheus collector: agents by zone and sub-state, read from memory on scrape."""
+
+    def __init__(self, svc: PamService) -> None:
+        self.svc = svc
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        g = GaugeMetricFamily("pam_agents", "Logged-in agents by zone and state",
+                              labels=["zone", "kind", "state"])
+        active = GaugeMetricFamily("pam_zone_active", "1 where this instance serves the zone",
+                                   labels=["zone"])
+        for name, w in self.svc.workers.items():
+            active.add_metric([name], 1.0 if w.active else 0.0)
+            counts: dict[tuple[str, str], int] = {}
+            for a in list(w.zone.agents.values()):
+                if a.agent_state is sm.A.LOGOUT:
+                    continue
+                for kind, st in (("agent_state", a.agent_state), ("call_state", a.call_state),
+                                 ("job_state", a.job_state)):
+                    counts[(kind, st.value)] = counts.get((kind, st.value), 0) + 1
+            for (kind, st_name), n in sorted(counts.items()):
+                g.add_metric([name, kind, st_name], float(n))
+        yield g
+        yield active
+
+
 class PamService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -1,0 +1,58 @@
+"""The `pam-service` process: JSON logs, metrics, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+
+from pam_service import messages as m
+from pam_service.client import PamClient
+from tests.service.conftest import AMQP, REDIS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigterm(
+        vhost: str) -> None:
+    port = free_port()
+    prefix = f"pamtest-{uuid.uuid4().hex[:10]}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pam_service", "--zones", "z1", "--amqp-url", AMQP + vhost,
+        "--redis-url", REDIS, "--key-prefix", prefix, "--metrics-port", str(port),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        async with await PamClient.connect(AMQP + vhost) as c:
+            reply: m.AnyReply | None = None
+            for _ in range(100):  # the process needs a moment to declare its queue
+                try:
+                    reply = await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1"),
+                                         timeout=5, message_id="login-A")
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            assert isinstance(reply, m.Accepted)
+            await c.send("z1", m.Ready(agent_id="A"))
+        url = f"http://127.0.0.1:{port}/metrics"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+        text = body.decode()
+        assert 'pam_commands_total{result="Accepted",type="Login",zone="z1"} 1.0' in text
+        assert 'pam_agents{kind="agent_state",state="Ready",zone="z1"} 1.0' in text
+        assert "pam_command_seconds_bucket" in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    logs = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    assert any(rec["msg"] == "took over zone" and rec["zone"] == "z1" for rec in logs)
+    assert any(rec["msg"] == "stopping (signal)" for rec in logs)
