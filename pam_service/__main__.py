@@ -65,12 +65,9 @@ async def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"pam-service: cannot read roles file: {e}", file=sys.stderr)
         return 2
-    from pam_service.pool import default_pool_factory
-
     svc = PamService(Settings(zones=zones, amqp_url=args.amqp_url, redis_url=args.redis_url,
                               key_prefix=args.key_prefix, policy=policy,
-                              callback_due_utc=args.callback_due_utc, instance=args.instance,
-                              pool_factory=default_pool_factory()))
+                              callback_due_utc=args.callback_due_utc, instance=args.instance))
     if args.metrics_port:
         REGISTRY.register(AgentsByState(svc))
         start_http_server(args.metrics_port, addr="127.0.0.1")

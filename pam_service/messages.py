@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from pam_service.domain.states import AgentState, CallState, JobState
+from pam_service.domain.states import AgentState as AgentState
+from pam_service.domain.states import CallState as CallState
+from pam_service.domain.states import JobState as JobState
 
 NonEmpty = Annotated[str, Meta(min_length=1, max_length=128)]
 Level = Annotated[int, Meta(ge=0, le=100)]
@@ -396,6 +398,7 @@ class Accepted(Reply, frozen=True, kw_only=True):
     agent_id: str | None = None
     agents: list[AgentSnapshot] | None = None
     job: JobTask | None = None
+    jobs: list[JobTask] | None = None
 
 
 class Rejected(Reply, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ import contextlib
 import functools
 import json
 import logging
+import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from pam_service import topology
 from pam_service.auth import Policy
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Result, Zone
+from pam_service.pool import default_pool_factory
 from pam_service.store import Batch, Conflict, Fenced, ZoneStore, with_seq
 
 log = logging.getLogger("pam.service")
@@ -87,7 +89,12 @@ class Settings:
     failover_grace_s: float = 3.0
     callback_due_utc: bool = False
     instance: str = "pam"
-    pool_factory: Any = None
+    #: Tries of a batch that cannot be committed before it is requeued.
+    batch_retries: int = 20
+    #: Graceful stop: how long to keep processing what was already delivered.
+    stop_timeout_s: float = 10.0
+    #: Builds each zone's pool: the Rust dispatcher by default.
+    pool_factory: Any = field(default_factory=default_pool_factory)
 
 
 class BadMessage(Exception):
@@ -148,6 +155,8 @@ class ZoneWorker:
         self.after_commit: Any = None
         self.latency = LATENCY.labels(zone)
         self.inflight: asyncio.Task[None] | None = None
+        #: Batches refused because another instance held the fence (or memory was stale).
+        self.fenced = 0
 
     @property
     def active(self) -> bool:
@@ -222,25 +231,33 @@ class ZoneWorker:
                 msgs.append(self.inbox.get_nowait())
             self.busy = True
             try:
-                await self.process(msgs)
-            except (Fenced, Conflict) as e:
-                self.drop(f"{type(e).__name__}: {e}")
-                await self._requeue(msgs)
-            except asyncio.CancelledError:
-                raise
-            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
-                log.error("redis unavailable; batch requeued", extra={"zone": self.name,
-                                                                      "error": str(e)})
-                self.drop("redis unavailable")
-                await self._requeue(msgs)
-                await asyncio.sleep(0.5)
-            except Exception:
-                log.exception("batch failed; requeued", extra={"zone": self.name})
-                self.drop("unexpected error")
-                await self._requeue(msgs)
-                await asyncio.sleep(0.2)
+                await self._process_with_retries(msgs)
             finally:
                 self.busy = False
+
+    async def _process_with_retries(self, msgs: list[AbstractIncomingMessage]) -> None:
+        """Retry a batch that could not be committed, holding its deliveries (a nack
+        would count against the queue's delivery limit). Between tries the zone is
+        dropped and reloaded; a random back-off lets a rival that fenced us work."""
+        for attempt in range(self.svc.settings.batch_retries):
+            try:
+                await self.process(msgs)
+                return
+            except asyncio.CancelledError:
+                raise
+            except (Fenced, Conflict) as e:
+                self.fenced += 1
+                self.drop(f"{type(e).__name__}: {e}")
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
+                log.error("redis unavailable; will retry", extra={
+                    "zone": self.name, "error": str(e), "attempt": attempt})
+                self.drop("redis unavailable")
+            except Exception:
+                log.exception("batch failed; will retry", extra={"zone": self.name})
+                self.drop("unexpected error")
+            await asyncio.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
+        log.error("batch still failing; requeued", extra={"zone": self.name})
+        await self._requeue(msgs)
 
     async def _requeue(self, msgs: Iterable[AbstractIncomingMessage]) -> None:
         for msg in msgs:
@@ -450,8 +467,12 @@ class PamService:
         """Graceful: stop consuming, finish what was delivered, flush the outbox."""
         for w in self.workers.values():
             await w.stop_consuming()
-        for w in self.workers.values():
-            while not w.inbox.empty() or w.busy:  # noqa: ASYNC110 - short drain at shutdown
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.stop_timeout_s
+        for w, task in zip(self.workers.values(), self.tasks, strict=False):
+            # finish what was delivered, but never hang a shutdown on it
+            while (not w.inbox.empty() or w.busy) and not task.done() and (  # noqa: ASYNC110
+                    loop.time() < deadline):
                 await asyncio.sleep(0.01)
             await w.flush()
         for t in self.tasks:

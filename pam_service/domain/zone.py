@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
+
 from pam_service import messages as m
 from pam_service.domain import machine as sm
 from pam_service.domain.states import AgentState, CallState, JobState
@@ -185,7 +187,9 @@ class Zone:
             if cmd.zone != self.name:
                 return rejected("BadRequest", "zone differs from the zone the command was sent to")
             live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
-            return Result(reply=m.Accepted(agents=sorted(live, key=lambda a: a.agent_id)))
+            return Result(reply=m.Accepted(agents=sorted(live, key=lambda a: a.agent_id),
+                                           jobs=sorted(self.jobs.values(),
+                                                       key=lambda j: j.job_id)))
         res = self._agent_input(cmd, ctx)
         if isinstance(cmd, m.ListCallbackAgents) and isinstance(res.reply, m.Accepted):
             live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
@@ -199,6 +203,10 @@ class Zone:
         res.reply = out.reply
         if out.accepted:
             self._allocate(res, ctx)
+            final = self.agents.get(inp.agent_id)  # type: ignore[union-attr]
+            if final is not None and isinstance(res.reply, m.Accepted):
+                # the reply shows the agent as the whole command left it
+                res.reply = msgspec.structs.replace(res.reply, agent=final)
         return res
 
     # ---- dialer --------------------------------------------------------

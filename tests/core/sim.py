@@ -14,8 +14,8 @@ CODES = ["Sale", "NoSale", "CallBackLater"]
 
 
 class Sim:
-    def __init__(self, zone: str = "z1", **ctx: Any) -> None:
-        self.zone = Zone(zone)
+    def __init__(self, zone: str = "z1", pool: Any = None, **ctx: Any) -> None:
+        self.zone = Zone(zone, pool)
         self.now = T0
         self.ctx_kw = ctx
         self.log: list[tuple[m.Command, Result]] = []

@@ -10,6 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from pam_service import messages as m
 from pam_service.domain.states import AgentState, CallState, consistent
+from pam_service.pool import RustPool
 from tests.core.sim import CODES, Sim
 
 AGENTS = ["A", "B", "C", "D"]
@@ -28,9 +29,11 @@ simple = st.sampled_from([
 
 
 class AgentMachine(RuleBasedStateMachine):
+    pool_factory: Any = None
+
     def __init__(self) -> None:
         super().__init__()
-        self.s = Sim()
+        self.s = Sim(pool=self.pool_factory() if self.pool_factory else None)
         self.versions: dict[str, int] = {}
         self.rejections = 0
 
@@ -192,5 +195,18 @@ class AgentMachine(RuleBasedStateMachine):
 TestAgentMachine = AgentMachine.TestCase
 TestAgentMachine.settings = settings(
     max_examples=250, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+class RustPoolAgentMachine(AgentMachine):
+    """The same machine with the service's pool, the Rust dispatcher."""
+
+    pool_factory = RustPool
+
+
+TestRustPoolAgentMachine = RustPoolAgentMachine.TestCase
+TestRustPoolAgentMachine.settings = settings(
+    max_examples=200, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -1,0 +1,81 @@
+"""`pam-blender`: move agents between outbound and inbound work as inbound demand changes.
+
+    pam-blender --zones z1,z2 [--amqp-url URL] [--config blender.toml] [--log-level info]
+
+Reads the ACD's InboundDemand signals (exchange pam.acd, key demand.<zone>) and sends
+BlendToInbound / BlendToOutbound to PAM. One JSON log line per decision on stderr.
+SIGTERM or SIGINT: stop taking signals, finish the decision in flight, exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from blender import config as blender_config
+from blender import logs
+from blender.app import BlenderApp
+from pam_service.client import PamError
+
+log = logging.getLogger("pam.blender")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pam-blender", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--zones", required=True, help="comma-separated zones to blend, e.g. z1,z2")
+    p.add_argument("--amqp-url", default=os.environ.get(
+        "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
+    p.add_argument("--config", default=os.environ.get("PAM_BLENDER_CONFIG"),
+                   help="policy file (TOML, see docs/blender.md); default: built-in figures "
+                        "(env PAM_BLENDER_CONFIG)")
+    p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    zones = [z.strip() for z in args.zones.split(",") if z.strip()]
+    if not zones:
+        print("pam-blender: --zones names no zone", file=sys.stderr)
+        return 2
+    try:
+        cfg = blender_config.load(args.config)
+    except ValueError as e:
+        print(f"pam-blender: cannot read the config: {e}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = BlenderApp(zones, args.amqp_url, cfg)
+    delay = 0.5
+    while True:  # the broker or PAM may not be up yet: keep trying, say so
+        try:
+            await app.start()
+            break
+        except (OSError, ConnectionError, PamError) as e:
+            log.error("cannot start; retrying", extra={"error": str(e), "retry_s": delay})
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                return 0
+            except TimeoutError:
+                delay = min(delay * 2, 10)
+    await stop.wait()
+    log.info("stopping (signal)", extra={"decisions": app.decisions})
+    await app.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logs.setup(args.log_level)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""`pam-supervisor`: supervisor tools over PAM's queues.
+
+    pam-supervisor agents  --zone z1 [--live [--count N]]
+    pam-supervisor release AGENT --zone z1
+    pam-supervisor move    AGENT JOB --zone z1
+    pam-supervisor alarms  --zone z1 [--count N] [--json]
+
+Every command takes --amqp-url (env PAM_AMQP_URL), --zone (env PAM_ZONE) and
+--timeout. Exit codes: 0 done; 1 PAM refused the command (the reason and what to do
+are printed); 2 bad usage; 3 no PAM serves the zone; 4 no reply in time; 5 RabbitMQ
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from pam_service import messages as m
+from pam_service.client import ReplyTimeout, UnknownZone
+from supervisor_api.client import SupervisorClient, ZoneWatch
+from supervisor_api.errors import CommandRejected
+from supervisor_api.views import (
+    LiveAgents,
+    agents_table,
+    alarm_line,
+    move_outcome,
+    release_outcome,
+)
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_UNKNOWN_ZONE = 3
+EXIT_TIMEOUT = 4
+EXIT_UNREACHABLE = 5
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _noop() -> None:
+    pass
+
+
+@dataclass
+class Context:
+    """Where output goes; ``ready`` is called once a watching command is subscribed."""
+
+    out: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    ready: Callable[[], None] = _noop
+
+
+Handler = Callable[[argparse.Namespace, SupervisorClient, Context], Awaitable[int]]
+
+
+# ---- commands ---------------------------------------------------------------
+
+async def cmd_agents(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
+    if not args.live:
+        agents = await sup.zone_agents(args.zone)
+        ctx.out.print(agents_table(agents, args.zone, datetime.now(UTC)))
+        return EXIT_OK
+    # subscribe before the snapshot: no change can fall between the two
+    async with sup.watch(args.zone, alarms=False) as watch:
+        view = LiveAgents(args.zone, await sup.zone_agents(args.zone))
+        if not ctx.out.is_terminal:  # piped: a new table after every change
+            ctx.out.print(view)
+            ctx.ready()
+            await _follow(watch, view, args.count, lambda: ctx.out.print(view))
+            return EXIT_OK
+        with Live(view, console=ctx.out, auto_refresh=False) as live:
+            ctx.ready()
+            clock = asyncio.create_task(_tick(live))  # the "In state" column ages locally
+            try:
+                await _follow(watch, view, args.count, live.refresh)
+            finally:
+                clock.cancel()
+    return EXIT_OK
+
+
+async def _follow(watch: ZoneWatch, view: LiveAgents, count: int | None,
+                  show: Callable[[], None]) -> None:
+    seen = 0
+    async for ev in watch:
+        if isinstance(ev, m.AgentStateChanged) and view.apply(ev):
+            show()
+            seen += 1
+            if count is not None and seen >= count:
+                return
+
+
+async def _tick(live: Live) -> None:
+    """Redraw once a second so times in state advance; PAM is not asked anything."""
+    while True:
+        await asyncio.sleep(1)
+        live.refresh()
+
+
+async def cmd_release(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
+    a = await sup.release_from_outbound(args.zone, args.agent)
+    ctx.out.print(Text(release_outcome(a)))
+    return EXIT_OK
+
+
+async def cmd_move(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
+    a = await sup.move_agent_to_job(args.zone, args.agent, args.job)
+    ctx.out.print(Text(move_outcome(a, args.job)))
+    return EXIT_OK
+
+
+async def cmd_alarms(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
+    async with sup.watch(args.zone, states=False) as watch:
+        ctx.err.print(Text(f"Watching alarms of zone {args.zone} (Ctrl-C to stop)"))
+        ctx.ready()
+        seen = 0
+        async for ev in watch:
+            if not isinstance(ev, m.Alarm):
+                continue
+            now = datetime.now(UTC)
+            if args.json:
+                doc = {"received": now.isoformat().replace("+00:00", "Z"),
+                       **msgspec.to_builtins(ev)}
+                ctx.out.print(json.dumps(doc), markup=False, highlight=False, soft_wrap=True)
+            else:
+                ctx.out.print(alarm_line(ev, now), soft_wrap=True)
+            seen += 1
+            if args.count is not None and seen >= args.count:
+                break
+    return EXIT_OK
+
+
+# ---- parsing ------------------------------------------------------------------
+
+def _common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Connection options, accepted before and after the command name."""
+    sup = argparse.SUPPRESS
+    parser.add_argument("--amqp-url",
+                        default=os.environ.get("PAM_AMQP_URL", DEFAULT_URL) if defaults else sup,
+                        help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
+    parser.add_argument("--timeout", type=float, default=10.0 if defaults else sup,
+                        help="seconds to wait for PAM's reply (default 10)")
+
+
+def _zone(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get("PAM_ZONE")
+    parser.add_argument("--zone", default=env, required=env is None,
+                        help="the zone (env PAM_ZONE)")
+
+
+def _count(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pam-supervisor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(p, defaults=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    a = sub.add_parser("agents", help="the zone's agents with their states")
+    _zone(a)
+    a.add_argument("--live", action="store_true",
+                   help="keep the table current from PAM's events until Ctrl-C")
+    a.add_argument("--count", type=_count, default=None,
+                   help="with --live: stop after this many state changes")
+    a.set_defaults(handler=cmd_agents)
+
+    r = sub.add_parser("release", help="Release From Outbound: the agent goes to inbound work")
+    r.add_argument("agent", help="agent id")
+    _zone(r)
+    r.set_defaults(handler=cmd_release)
+
+    mv = sub.add_parser("move", help="move an agent to another outbound job")
+    mv.add_argument("agent", help="agent id")
+    mv.add_argument("job", help="job id of a running job-task of the zone")
+    _zone(mv)
+    mv.set_defaults(handler=cmd_move)
+
+    al = sub.add_parser("alarms", help="print the zone's alarms as they arrive")
+    _zone(al)
+    al.add_argument("--count", type=_count, default=None, help="stop after this many alarms")
+    al.add_argument("--json", action="store_true", help="one JSON object per alarm")
+    al.set_defaults(handler=cmd_alarms)
+
+    for sp in sub.choices.values():
+        _common(sp, defaults=False)
+    return p
+
+
+def redact(url: str) -> str:
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
+    """Parse and run one command; returns the exit code (argparse exits 2 on bad usage)."""
+    args = build_parser().parse_args(argv)
+    ctx = ctx or Context()
+    handler: Handler = args.handler
+    try:
+        sup = await SupervisorClient.connect(args.amqp_url, timeout=args.timeout)
+    except Exception as e:  # connection refused, authentication, bad vhost ...
+        ctx.err.print(Text(f"pam-supervisor: cannot reach RabbitMQ at {redact(args.amqp_url)}: "
+                           f"{e or type(e).__name__}. What to do: check --amqp-url "
+                           f"(or PAM_AMQP_URL) and that RabbitMQ runs."))
+        return EXIT_UNREACHABLE
+    try:
+        return await handler(args, sup, ctx)
+    except CommandRejected as e:
+        ctx.err.print(Text(f"{e.sentence}.", style="bold red"))
+        ctx.err.print(Text(f"What to do: {e.hint}."))
+        return EXIT_REJECTED
+    except UnknownZone as e:
+        ctx.err.print(Text(f"pam-supervisor: {e}."))
+        return EXIT_UNKNOWN_ZONE
+    except ReplyTimeout:
+        ctx.err.print(Text(
+            f"pam-supervisor: no reply from PAM for zone {args.zone!r} within "
+            f"{args.timeout:g} s. The command may or may not have been applied: check with "
+            f"`pam-supervisor agents --zone {args.zone}` before retrying (PAM applies a "
+            f"command at most once)."))
+        return EXIT_TIMEOUT
+    finally:
+        with contextlib.suppress(Exception):
+            await sup.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # the client library's own connection warnings would repeat what is printed
+    for name in ("aio_pika", "aiormq"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(amain(argv))
+    except KeyboardInterrupt:  # Ctrl-C ends `agents --live` and `alarms`
+        return EXIT_OK

@@ -1,0 +1,137 @@
+"""Supervisor tools over PAM's queues: an async client wrapping ``PamClient``.
+
+    async with await SupervisorClient.connect("amqp://sup:pw@host/vhost") as sup:
+        for a in await sup.zone_agents("z1"):
+            print(a.agent_id, a.agent_state, a.call_state, a.job_state)
+        await sup.release_from_outbound("z1", "A")   # raises CommandRejected if refused
+        async for ev in sup.watch("z1"):              # AgentStateChanged and Alarm
+            ...
+
+Only ``pam_service.client`` and ``pam_service.messages`` are used: supervisor tools are
+users of PAM, like a desktop.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from pam_service import messages as m
+from pam_service.client import EventStream, PamClient
+from supervisor_api.errors import CommandRejected
+
+WatchEvent = m.AgentStateChanged | m.Alarm
+
+
+class SupervisorClient:
+    def __init__(self, pam: PamClient, *, timeout: float = 10.0) -> None:
+        self.pam = pam
+        self.timeout = timeout
+
+    @classmethod
+    async def connect(cls, url: str = "amqp://guest:guest@127.0.0.1:5672/", *,
+                      user_id: str | None = None, timeout: float = 10.0) -> SupervisorClient:
+        return cls(await PamClient.connect(url, user_id=user_id), timeout=timeout)
+
+    async def close(self) -> None:
+        await self.pam.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def _ask(self, zone: str, cmd: m.Command, action: str,
+                   agent: str | None = None) -> m.Accepted:
+        """Send; raise ``CommandRejected`` (or the client's UnknownZone / ReplyTimeout)."""
+        reply = await self.pam.send(zone, cmd, timeout=self.timeout)
+        if isinstance(reply, m.Rejected):
+            raise CommandRejected(reply, action=action, zone=zone, agent=agent,
+                                  user=self.pam.user_id)
+        return reply
+
+    async def zone_agents(self, zone: str) -> list[m.AgentSnapshot]:
+        """The zone's logged-in agents, by agent id."""
+        reply = await self._ask(zone, m.GetZoneStatus(zone=zone), "the zone status request")
+        return list(reply.agents or [])
+
+    async def agent(self, zone: str, agent_id: str) -> m.AgentSnapshot:
+        reply = await self._ask(zone, m.GetAgentStatus(agent_id=agent_id),
+                                "the agent status request", agent_id)
+        assert reply.agent is not None, "PAM answers GetAgentStatus with the agent"
+        return reply.agent
+
+    async def release_from_outbound(self, zone: str, agent_id: str) -> m.AgentSnapshot:
+        """Release From Outbound: JobInbound now if idle, PendingManualInbound if busy."""
+        reply = await self._ask(zone, m.ReleaseFromOutbound(agent_id=agent_id),
+                                "the release", agent_id)
+        return reply.agent or await self.agent(zone, agent_id)
+
+    async def move_agent_to_job(self, zone: str, agent_id: str,
+                                job_id: str) -> m.AgentSnapshot:
+        """Move to another outbound job: now if idle, PendingManualJobMovement if busy."""
+        reply = await self._ask(zone, m.MoveAgentToJob(agent_id=agent_id, job_id=job_id),
+                                f"the move to job {job_id}", agent_id)
+        return reply.agent or await self.agent(zone, agent_id)
+
+    def watch(self, zone: str, *, states: bool = True, alarms: bool = True) -> ZoneWatch:
+        """The zone's agent state changes and alarms as they happen (``async for``)."""
+        return ZoneWatch(self.pam, zone, states=states, alarms=alarms)
+
+
+class ZoneWatch:
+    """An async iterator of a zone's ``AgentStateChanged`` and ``Alarm`` events.
+
+    It subscribes on the first ``__anext__`` (or ``await start()``, to be sure nothing
+    is missed from a known point on); duplicates (events are published at least once)
+    are dropped by their ``seq``. ``close()`` (or ``async with``) unsubscribes.
+    """
+
+    def __init__(self, pam: PamClient, zone: str, *, states: bool = True,
+                 alarms: bool = True) -> None:
+        self.pam = pam
+        self.zone = zone
+        self.patterns = ([f"agent.{zone}.*.state"] if states else []) + (
+            [f"alarm.{zone}.*"] if alarms else [])
+        if not self.patterns:
+            raise ValueError("watch nothing? ask for states, alarms or both")
+        self._stream: EventStream | None = None
+        self._seen: dict[tuple[str, str], int] = {}
+
+    async def start(self) -> Self:
+        if self._stream is None:
+            self._stream = await self.pam.subscribe(self.patterns)
+        return self
+
+    async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()
+            self._stream = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        stream = (await self.start())._stream
+        assert stream is not None
+        while True:
+            _, ev = await stream.__anext__()
+            if isinstance(ev, m.AgentStateChanged):
+                key = ("state", ev.snapshot.agent_id)
+            elif isinstance(ev, m.Alarm):
+                key = ("alarm", ev.agent_id or "")
+            else:
+                continue
+            if ev.seq and ev.seq <= self._seen.get(key, 0):
+                continue  # a duplicate delivery
+            self._seen[key] = ev.seq
+            return ev
