@@ -1,16 +1,192 @@
-"""`make demo`: the main job. Until the load-testing harness lands it says what is missing."""
+"""`make demo`: PAM's main job, run as a newcomer would.
+
+Starts two PAM instances (for each zone one is active and one a hot standby), the
+blender, then a 60-second simulation of 300 agents in two zones through the load-
+testing harness; prints the summary and where the chart is; stops everything it
+started. RabbitMQ and Redis must answer (the Makefile runs infra/ensure-services.sh
+first). Each run uses its own RabbitMQ vhost and Redis key prefix, removed after.
+
+    python -m pam_service.demo [--agents 300] [--duration 60] [--out out/]
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+AMQP_HOST = os.environ.get("PAM_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("PAM_AMQP_PORT", "5672"))
+REDIS_URL = os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def main() -> int:
-    print("make demo: the contact-center simulation is not built yet.\n"
-          "Done so far: the agent state machine (make test runs it).\n"
-          "Missing: the PAM service on RabbitMQ/Redis, the dispatcher call flows,\n"
-          "the blender and the load-testing harness (issues 3-6).", file=sys.stderr)
-    return 1
+def say(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+def port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+def make_vhost() -> str:
+    """A private vhost, when rabbitmqctl can make one; the default vhost otherwise."""
+    name = f"pam-demo-{uuid.uuid4().hex[:8]}"
+    if shutil.which("rabbitmqctl"):
+        try:
+            for args in (["add_vhost", name],
+                         ["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]):
+                subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
+                               timeout=60)
+            return name
+        except (subprocess.SubprocessError, OSError) as e:
+            say(f"could not create a private vhost ({e}); using the default vhost '/'")
+    return ""
+
+
+def drop_vhost(name: str) -> None:
+    if name:
+        with contextlib.suppress(Exception):
+            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True,
+                           timeout=60)
+
+
+class Procs:
+    """The processes the demo starts; all are stopped, whatever happens."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.logdir = logdir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        p = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append((name, p))
+        return p
+
+    def check(self) -> None:
+        for name, p in self.procs:
+            if p.poll() is not None:
+                raise SystemExit(f"[demo] {name} exited with {p.returncode}; "
+                                 f"see {self.logdir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for _, p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for _, p in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def wait_served(amqp_url: str, zones: list[str], timeout: float = 60) -> None:
+    """Until every zone answers a GetZoneStatus (an instance consumes it)."""
+    import asyncio
+
+    from pam_service import messages as m
+    from pam_service.client import PamClient
+
+    async def probe() -> None:
+        async with await PamClient.connect(amqp_url) as c:
+            for z in zones:
+                deadline = time.monotonic() + timeout
+                while True:
+                    try:
+                        r = await c.send(z, m.GetZoneStatus(zone=z), timeout=3)
+                        if isinstance(r, m.Accepted):
+                            break
+                    except Exception:
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(0.2)
+    asyncio.run(probe())
+
+
+def clean_redis(prefix: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    for k in r.scan_iter(match=f"{prefix}:*", count=1000):
+        r.delete(k)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pam-demo", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agents", type=int, default=300)
+    ap.add_argument("--zones", default="z1,z2")
+    ap.add_argument("--duration", type=float, default=60)
+    ap.add_argument("--out", default="out")
+    args = ap.parse_args(argv)
+    zones = args.zones.split(",")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    for what, host, port in (("RabbitMQ", AMQP_HOST, AMQP_PORT), ("Redis", "127.0.0.1", 6379)):
+        if not port_open(host, port):
+            say(f"{what} does not answer on {host}:{port}. Run `make demo` (it starts local "
+                f"servers that are installed) or see the README's prerequisites.")
+            return 1
+    vhost = make_vhost()
+    amqp_url = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
+    prefix = f"pam-demo-{uuid.uuid4().hex[:8]}"
+    procs = Procs(out)
+    common = ["--amqp-url", amqp_url, "--redis-url", REDIS_URL, "--key-prefix", prefix]
+    code = 1
+    try:
+        say(f"vhost {vhost or '/'}, Redis key prefix {prefix}, logs in {out}/")
+        say("starting PAM instance pam-a (it becomes the active one for every zone)")
+        procs.start("pam-a", ["-m", "pam_service", "--zones", ",".join(zones),
+                              "--instance", "pam-a", "--metrics-port", "9464", *common])
+        wait_served(amqp_url, zones)
+        say("starting PAM instance pam-b (hot standby for every zone)")
+        procs.start("pam-b", ["-m", "pam_service", "--zones", ",".join(reversed(zones)),
+                              "--instance", "pam-b", *common])
+        say("starting the blender")
+        procs.start("blender", ["-m", "blender", "--zones", ",".join(zones),
+                                "--amqp-url", amqp_url])
+        time.sleep(1)  # not a wait for an effect: gives the two starts their log lines first
+        procs.check()
+        say(f"simulating {args.agents} agents in zones {','.join(zones)} for "
+            f"{args.duration:.0f} s (metrics of pam-a on http://127.0.0.1:9464/metrics)")
+        lt = subprocess.run(
+            [sys.executable, "-m", "pam_service.loadtest", "--agents", str(args.agents),
+             "--zones", ",".join(zones), "--duration", str(args.duration),
+             "--amqp-url", amqp_url, "--json", str(out / "demo.json"),
+             "--chart", str(out / "demo.png")], check=False)
+        code = lt.returncode
+        procs.check()
+        summary: dict[str, Any] = json.loads((out / "demo.json").read_text())
+        say(f"{summary['commands']} commands ({summary['commands_per_s']}/s), "
+            f"{summary['calls_connected']} calls connected, "
+            f"{summary['errors']} errors, {summary['violations']} violations")
+        say(f"summary: {out / 'demo.json'}   chart: {out / 'demo.png'}")
+    except KeyboardInterrupt:
+        say("interrupted")
+        code = 130
+    finally:
+        say("stopping everything the demo started")
+        procs.stop()
+        drop_vhost(vhost)
+        with contextlib.suppress(Exception):
+            clean_redis(prefix)
+    say("done" if code == 0 else f"finished with exit status {code}")
+    return code
 
 
 if __name__ == "__main__":

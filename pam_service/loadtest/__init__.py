@@ -1,0 +1,1 @@
+"""`pam-loadtest`: a simulated contact center against a running PAM (docs/loadtest.md)."""

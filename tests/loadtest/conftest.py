@@ -1,0 +1,3 @@
+from tests.service.conftest import pam, vhost
+
+__all__ = ["pam", "vhost"]
