@@ -117,6 +117,21 @@ def wait_served(amqp_url: str, zones: list[str], timeout: float = 60) -> None:
     asyncio.run(probe())
 
 
+def redis_bytes(prefix: str) -> tuple[int, int]:
+    """(state, all): memory of the agents' records and counters (MEMORY USAGE, summed),
+    and of every key of the run, the dedup records and the outbox included."""
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    state = total = 0
+    for k in r.scan_iter(match=f"{prefix}:*", count=1000):
+        n = int(r.memory_usage(k, samples=0) or 0)
+        total += n
+        if k.decode().rsplit(":", 1)[-1] in ("agents", "ver", "seq", "calls", "jobs"):
+            state += n
+    return state, total
+
+
 def clean_redis(prefix: str) -> None:
     import redis
 
@@ -175,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{summary['commands']} commands ({summary['commands_per_s']}/s), "
             f"{summary['calls_connected']} calls connected, "
             f"{summary['errors']} errors, {summary['violations']} violations")
+        state, total = redis_bytes(prefix)
+        per = max(1, args.agents)
+        say(f"Redis: {state / per:.0f} bytes of state per agent; {total / 1e6:.1f} MB for all "
+            f"of this run's keys ({total / per:.0f} bytes per agent, counting the dedup "
+            f"records, which expire after 10 minutes)")
+        summary["redis_state_bytes_per_agent"] = round(state / per)
+        summary["redis_total_bytes_per_agent"] = round(total / per)
+        (out / "demo.json").write_text(json.dumps(summary, indent=2))
         say(f"summary: {out / 'demo.json'}   chart: {out / 'demo.png'}")
     except KeyboardInterrupt:
         say("interrupted")

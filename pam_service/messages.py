@@ -370,6 +370,7 @@ class JobTask(Struct, frozen=True, kw_only=True):
     strategy: Strategy = "longest_idle"
     status: Literal["running", "paused", "ended"] = "running"
     assigned: tuple[str, ...] = ()
+    #: Only in GetZoneStatus replies: counts since the serving instance took the zone.
     calls_connected: int = 0
     calls_no_agent: int = 0
 

@@ -638,8 +638,6 @@ def offer(tx: Tx, agent_id: str, *, kind: str, job_id: str, session_id: str,
         tx.calls[session_id] = agent_id
         tx.emit(m.ConnectCall(agent_id=agent_id, call_id=session_id))
         tx.notify(m.CallNotify, agent_id, call_id=session_id, job_id=job_id, customer=customer)
-        if job is not None:
-            tx.set_job(job_id, calls_connected=job.calls_connected + 1)
     elif kind == "preview":
         tx.notify(m.PreviewOffered, agent_id, session_id=session_id, job_id=job_id,
                   customer=customer)
@@ -1480,9 +1478,7 @@ def apply_job(current: JobTask | None, cmd: m.Command, ctx: Context) -> tuple[
                                     "one of completion_codes"), []
         new = job_from(cmd)
         if current is not None and current.status != "ended":
-            new = msgspec.structs.replace(new, assigned=current.assigned,
-                                          calls_connected=current.calls_connected,
-                                          calls_no_agent=current.calls_no_agent)
+            new = msgspec.structs.replace(new, assigned=current.assigned)
         return new, m.Accepted(job=new), []
     assert isinstance(cmd, m.JobPaused | m.JobResumed | m.JobEnded)
     if current is None or current.status == "ended":
@@ -1501,8 +1497,6 @@ def apply_job(current: JobTask | None, cmd: m.Command, ctx: Context) -> tuple[
     return new, m.Accepted(job=new), follow
 
 
-def no_agent_available(job: JobTask) -> JobTask:
-    return msgspec.structs.replace(job, calls_no_agent=job.calls_no_agent + 1)
 
 
 def is_available(a: Agent, job: JobTask | None = None) -> bool:

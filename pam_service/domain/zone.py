@@ -102,6 +102,11 @@ class _View(dict[str, Any]):
         return None
 
 
+def _gates_changed(old: JobTask | None, new: JobTask) -> bool:
+    return old is None or (old.status, old.strategy, old.required_skills) != (
+        new.status, new.strategy, new.required_skills)
+
+
 def rejected(code: m.RejectCode, message: str) -> Result:
     return Result(reply=m.Rejected(code=code, message=message))
 
@@ -116,6 +121,10 @@ class Zone:
         self.calls: dict[str, str] = {}
         self.pool: Pool = pool if pool is not None else PyPool()
         self.free: set[str] = set()
+        #: Per job: calls connected, calls that found no agent, since this instance
+        #: took the zone over. Not part of the durable record (a per-call write of the
+        #: job would cost more than the call); the event stream has the exact counts.
+        self.counters: dict[str, list[int]] = {}
 
     # ---- loading (takeover) --------------------------------------------
     def load(self, agents: Iterable[Agent], jobs: Iterable[JobTask],
@@ -148,6 +157,7 @@ class Zone:
 
     def _absorb(self, res: Result, agents: dict[str, Agent], jobs: dict[str, JobTask],
                 events: list[m.Event], calls: dict[str, str | None]) -> None:
+        gating = [j for j in jobs.values() if _gates_changed(self.jobs.get(j.job_id), j)]
         self.jobs.update(jobs)
         res.jobs.update(jobs)
         for a in agents.values():
@@ -155,7 +165,7 @@ class Zone:
             res.agents[a.agent_id] = a
         for a in agents.values():
             self._index(a)
-        for j in jobs.values():  # a job's status gates its agents' availability
+        for j in gating:  # a job's status and strategy gate its agents' availability
             for aid in j.assigned:
                 if aid in self.agents and aid not in agents:
                     self._index(self.agents[aid])
@@ -187,9 +197,12 @@ class Zone:
             if cmd.zone != self.name:
                 return rejected("BadRequest", "zone differs from the zone the command was sent to")
             live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
+            jobs = [msgspec.structs.replace(
+                j, calls_connected=self.counters.get(j.job_id, [0, 0])[0],
+                calls_no_agent=self.counters.get(j.job_id, [0, 0])[1])
+                for j in sorted(self.jobs.values(), key=lambda j: j.job_id)]
             return Result(reply=m.Accepted(agents=sorted(live, key=lambda a: a.agent_id),
-                                           jobs=sorted(self.jobs.values(),
-                                                       key=lambda j: j.job_id)))
+                                           jobs=jobs))
         res = self._agent_input(cmd, ctx)
         if isinstance(cmd, m.ListCallbackAgents) and isinstance(res.reply, m.Accepted):
             live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
@@ -224,9 +237,9 @@ class Zone:
         # proposal (the pool lagging the record) is skipped, never double-booked.
         while True:
             aid = self.pool.match(job)
+            counts = self.counters.setdefault(job_id, [0, 0])
             if aid is None:
-                j = sm.no_agent_available(job)
-                self._absorb(res, {}, {job_id: j}, [], {})
+                counts[1] += 1
                 res.reply = m.Rejected(code="NoAgentAvailable",
                                        message=f"no agent available for job {job_id}")
                 return res
@@ -234,6 +247,7 @@ class Zone:
                                                   job_id=job_id, session_id=session_id,
                                                   customer=customer), ctx)
             if out.accepted:
+                counts[0] += 1
                 res.reply = m.Accepted(agent_id=aid, agent=self.agents[aid])
                 return res
 

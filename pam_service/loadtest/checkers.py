@@ -118,8 +118,12 @@ class Checker:
                          [_brief(e) for e in self.recent[scope(ev) or ""]])
         busy_before = p.call_state.value not in ("Idle", "Wrapup")
         busy_now = s.call_state.value not in ("Idle", "Wrapup")
+        # Work that waited for the agent (a pending consult, a pending callback) is
+        # delivered in the same transition that ends its previous work: not two calls.
+        delivered = (s.call_state.value == "Consult" and not s.consult_initiator) or (
+            s.call_state.value == "Callback")
         if (busy_before and busy_now and p.session_id and s.session_id
-                and p.session_id != s.session_id):
+                and p.session_id != s.session_id and not delivered):
             self.violate("agent_two_calls", s.agent_id,
                          f"moved from call {p.session_id} to {s.session_id} without ending it",
                          [_brief(e) for e in self.recent[scope(ev) or ""]])

@@ -71,6 +71,8 @@ class LoadTest:
         self.events: EventStream | None = None
         self.agents: list[str] = []
         self.call_seq = 0
+        self.sending = 0
+        self.offering: dict[str, int] = defaultdict(int)  # job -> offers awaiting a reply
 
     # ---- plumbing --------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -87,6 +89,15 @@ class LoadTest:
         self.spawn(go())
 
     async def send(self, zone: str, cmd: m.Command) -> m.AnyReply | None:
+        if self.stopping:  # the simulated day is over: nothing new is started
+            return None
+        self.sending += 1
+        try:
+            return await self._send(zone, cmd)
+        finally:
+            self.sending -= 1
+
+    async def _send(self, zone: str, cmd: m.Command) -> m.AnyReply | None:
         assert self.client is not None
         name = type(cmd).__name__
         aid = getattr(cmd, "agent_id", None)
@@ -132,6 +143,10 @@ class LoadTest:
         if r.agent is not None and r.agent.version > known:
             self.stats.races[f"{name}:{r.code}"] += 1  # acted on a state that moved since
             return
+        if name == "Consult" and r.code in ("InvalidTransition", "LimitReached") and (
+                "target" in r.message):
+            self.stats.races[f"{name}:{r.code}"] += 1  # the colleague's state moved meanwhile
+            return
         if name in EXPECTED_LATE and r.code in ("BadRequest", "InvalidTransition",
                                                 "NotLoggedIn"):
             self.stats.races[f"{name}:{r.code}"] += 1  # a fact about a contact already over
@@ -163,8 +178,9 @@ class LoadTest:
             self.stopping = True
             for lp in loops:
                 lp.cancel()
-            deadline = time.monotonic() + sc.drain_s
-            while self.tasks and time.monotonic() < deadline:  # noqa: ASYNC110
+            # every command already sent gets its answer; timers not yet fired are dropped
+            deadline = time.monotonic() + sc.drain_s + 3 * sc.reply_timeout_s
+            while self.sending and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             # let the last events arrive, then account
             await asyncio.sleep(0.5)
@@ -414,18 +430,21 @@ class LoadTest:
                 continue
             for zone, jobs in self.jobs.items():
                 for job_id, ctype in jobs:
-                    n = len(self.avail.get(job_id, ()))
+                    # agents free now, less the customers already on their way to them
+                    n = max(0, len(self.avail.get(job_id, ())) - self.offering[job_id])
                     want = n * dl.pacing.get(ctype, 0.5)
                     k = int(want) + (1 if self.rng.random() < want - int(want) else 0)
                     for _ in range(k):
                         self.call_seq += 1
                         cid = f"{job_id}-{self.call_seq}"
+                        offer: m.Command
                         if ctype == "preview":
-                            self.spawn(self.send(zone, m.PreviewContactReady(
-                                job_id=job_id, contact_id=cid, customer={"n": self.call_seq})))
+                            offer = m.PreviewContactReady(job_id=job_id, contact_id=cid,
+                                                          customer={"n": self.call_seq})
                         else:
-                            self.spawn(self.send(zone, m.CustomerConnected(
-                                job_id=job_id, call_id=cid, customer={"n": self.call_seq})))
+                            offer = m.CustomerConnected(job_id=job_id, call_id=cid,
+                                                        customer={"n": self.call_seq})
+                        self.spawn(self._offer(zone, job_id, offer))
             if time.monotonic() >= next_cb and dl.callback_per_min > 0:
                 next_cb = time.monotonic() + self.rng.expovariate(dl.callback_per_min / 60)
                 live = [a for a in self.view.values() if a.job_id and a.agent_state.value in (
@@ -436,6 +455,13 @@ class LoadTest:
                     self.spawn(self.send(a.zone, m.CallbackDue(
                         job_id=a.job_id or "", callback_id=f"cb-{self.call_seq}",
                         agent_id=a.agent_id)))
+
+    async def _offer(self, zone: str, job_id: str, cmd: m.Command) -> None:
+        self.offering[job_id] += 1
+        try:
+            await self.send(zone, cmd)
+        finally:
+            self.offering[job_id] -= 1
 
     # ---- the inbound-demand signal (for the blender) ---------------------------
     async def _demand(self) -> None:

@@ -71,6 +71,15 @@ def test_agent_with_two_calls_is_reported() -> None:
     assert kinds(ev) == {"agent_two_calls": 1}
 
 
+def test_a_pending_consult_delivered_as_the_last_work_ends_is_not_two_calls() -> None:
+    ev = clean_stream()
+    a3 = ev[2].snapshot  # type: ignore[attr-defined]
+    nxt = msgspec.structs.replace(agent("A", 4, "Busy", "Consult", session="c9"),
+                                  consult_initiator=False)
+    ev.append(changed(5, nxt, a3, "CallEnded"))
+    assert kinds(ev) == {}
+
+
 def test_call_with_two_agents_is_reported() -> None:
     ev = clean_stream()
     ev.append(m.ConnectCall(seq=1, zone="z1", agent_id="B", call_id="c1"))
