@@ -21,6 +21,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import random
 import subprocess
 import sys
 import time
@@ -94,7 +95,9 @@ async def drive(url: str, agents: list[str], seconds: float, window: int, rate: 
         nonlocal sent
         ready = dict.fromkeys(mine, False)
         i = 0
-        next_t = time.monotonic()
+        # Paced workers start at random phases: in step, they would arrive in bursts of
+        # `window` requests and measure the burst, not the server.
+        next_t = time.monotonic() + (random.uniform(0, interval) if interval else 0.0)
         while time.monotonic() < stop_at:
             aid = mine[i % len(mine)]
             i += 1
