@@ -1,6 +1,7 @@
 """`pam-service`: serve zones from RabbitMQ, state in Redis.
 
-    pam-service --zones z1,z2 [--amqp-url URL] [--redis-url URL] [--metrics-port 9100]
+    pam-service --zones z1,z2 [--prefer z1] [--amqp-url URL] [--redis-url URL]
+                [--metrics-port 9100]
 """
 
 from __future__ import annotations
@@ -44,11 +45,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
         help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
     p.add_argument("--redis-url", default=os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0"),
-                   help="Redis URL (env PAM_REDIS_URL)")
+                   help="Redis URL (env PAM_REDIS_URL); behind Sentinel: "
+                        "redis+sentinel://[:password@]s1:26379,s2:26379/<primary>[/db]")
     p.add_argument("--key-prefix", default=os.environ.get("PAM_KEY_PREFIX", "pam"),
                    help="prefix of every Redis key (default pam)")
     p.add_argument("--roles", default=os.environ.get("PAM_ROLES"),
                    help="roles file (TOML); without it, the development default: guest is admin")
+    p.add_argument("--prefer", default=os.environ.get("PAM_PREFER", ""),
+                   help="comma-separated zones this instance should be active for; it "
+                        "consumes the other zones only after --prefer-delay seconds, as "
+                        "their standby (env PAM_PREFER; default: none, all at once)")
+    p.add_argument("--prefer-delay", type=float, default=5.0,
+                   help="seconds before consuming the zones outside --prefer (default 5)")
     p.add_argument("--metrics-port", type=int, default=None,
                    help="serve Prometheus metrics on this port")
     p.add_argument("--instance", default=f"pam-{os.getpid()}", help="name in logs and the broker")
@@ -60,6 +68,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> int:
     zones = [z.strip() for z in args.zones.split(",") if z.strip()]
+    prefer = [z.strip() for z in args.prefer.split(",") if z.strip()]
+    if not set(prefer) <= set(zones):
+        print(f"pam-service: --prefer {args.prefer} names zones outside --zones {args.zones}",
+              file=sys.stderr)
+        return 2
     try:
         policy = Policy.load(args.roles)
     except (OSError, ValueError) as e:
@@ -67,7 +80,8 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     svc = PamService(Settings(zones=zones, amqp_url=args.amqp_url, redis_url=args.redis_url,
                               key_prefix=args.key_prefix, policy=policy,
-                              callback_due_utc=args.callback_due_utc, instance=args.instance))
+                              callback_due_utc=args.callback_due_utc, instance=args.instance,
+                              prefer=prefer, prefer_delay_s=args.prefer_delay))
     if args.metrics_port:
         REGISTRY.register(AgentsByState(svc))
         start_http_server(args.metrics_port, addr="127.0.0.1")

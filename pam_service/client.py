@@ -14,7 +14,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aio_pika
 from aio_pika.abc import (
@@ -58,9 +58,16 @@ class PamClient:
 
     @classmethod
     async def connect(cls, url: str = "amqp://guest:guest@127.0.0.1:5672/",
-                      user_id: str | None = None) -> PamClient:
-        """Connect; ``user_id`` defaults to the URL's user (the broker checks it)."""
-        conn = await aio_pika.connect_robust(url)
+                      user_id: str | None = None,
+                      connection_name: str | None = None) -> PamClient:
+        """Connect; ``user_id`` defaults to the URL's user (the broker checks it);
+        ``connection_name`` is how the broker's tools show the connection.
+
+        The connection is robust: after a reconnect the reply queue is declared again
+        under the same name. A command in flight then may time out (ReplyTimeout);
+        resend it with the same message_id."""
+        props: dict[str, Any] = {"connection_name": connection_name} if connection_name else {}
+        conn = await aio_pika.connect_robust(url, client_properties=props or None)
         channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
         commands = await channel.declare_exchange(topology.COMMANDS, aio_pika.ExchangeType.DIRECT,
                                                   durable=True)

@@ -42,6 +42,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aiormq.exceptions import ChannelInvalidStateError
 from pamqp.commands import Basic
 from prometheus_client import Counter, Histogram
 
@@ -51,7 +52,7 @@ from pam_service.auth import Policy
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Result, Zone
 from pam_service.pool import default_pool_factory
-from pam_service.store import Batch, Conflict, Fenced, ZoneStore, with_seq
+from pam_service.store import Batch, Conflict, Fenced, ZoneStore, connect_redis, with_seq
 
 log = logging.getLogger("pam.service")
 
@@ -93,6 +94,10 @@ class Settings:
     batch_retries: int = 20
     #: Graceful stop: how long to keep processing what was already delivered.
     stop_timeout_s: float = 10.0
+    #: Zones this instance prefers to be active for (``--prefer``): it consumes the
+    #: others only after ``prefer_delay_s``. Empty: all at once.
+    prefer: list[str] = field(default_factory=list)
+    prefer_delay_s: float = 5.0
     #: Builds each zone's pool: the Rust dispatcher by default.
     pool_factory: Any = field(default_factory=default_pool_factory)
 
@@ -155,14 +160,22 @@ class ZoneWorker:
         self.after_commit: Any = None
         self.latency = LATENCY.labels(zone)
         self.inflight: asyncio.Task[None] | None = None
+        self.channel: AbstractChannel | None = None
         #: Batches refused because another instance held the fence (or memory was stale).
         self.fenced = 0
+        #: The AMQP channel whose deliveries made this instance take the zone over. Any
+        #: other channel means the connection was lost in between, and with it maybe the
+        #: single-active-consumer role: another instance may have served the zone.
+        self.taken_on: Any = None
 
     @property
     def active(self) -> bool:
         return self.token is not None
 
     async def start(self, channel: AbstractChannel) -> None:
+        # One channel per zone: a multiple-ack then covers only this zone's deliveries,
+        # and one zone's prefetch cannot starve another.
+        self.channel = channel
         self.queue = await topology.declare_zone(channel, self.name)
         self.consumer_tag = await self.queue.consume(self.inbox.put, no_ack=False)
 
@@ -194,6 +207,7 @@ class ZoneWorker:
     def drop(self, why: str) -> None:
         log.warning("leaving zone", extra={"zone": self.name, "reason": why})
         self.token = None
+        self.taken_on = None
         self.zone.load([], [], {})
 
     async def drain_outbox(self) -> None:
@@ -204,7 +218,8 @@ class ZoneWorker:
             rows = [r for r in rows if r[0] not in set(self.trim)]
             if not rows:
                 return
-            await asyncio.gather(*(self.svc.publish_event(rk, body) for _, rk, body in rows))
+            await asyncio.gather(*(self.svc.publish_event(rk, body, self.channel)
+                                   for _, rk, body in rows))
             await self.store.trim([i for i, _, _ in rows])
 
     async def _announce(self, events: list[m.Event]) -> None:
@@ -217,7 +232,7 @@ class ZoneWorker:
         await self._publish_committed(batch, committed)
 
     async def _publish_committed(self, batch: Batch, committed: Any) -> None:
-        pubs = [self.svc.publish_event(rk, with_seq(body, seq))
+        pubs = [self.svc.publish_event(rk, with_seq(body, seq), self.channel)
                 for (_, rk, body), (_, seq) in zip(batch.events, committed.entries, strict=True)]
         await asyncio.gather(*pubs)
         self.trim.extend(i for i, _ in committed.entries)
@@ -270,10 +285,23 @@ class ZoneWorker:
                           callback_due_utc=self.svc.settings.callback_due_utc)
 
     async def process(self, msgs: list[AbstractIncomingMessage]) -> None:
+        # Deliveries of a closed channel cannot be acked and the broker gives them to the
+        # active consumer again, which may now be another instance (this one was stalled
+        # or cut off): handling them here would only take the zone back from it.
+        live = [msg for msg in msgs if delivery_channel(msg) is not None]
+        if len(live) < len(msgs):
+            log.warning("dropping deliveries of a closed channel; the broker redelivers them",
+                        extra={"zone": self.name, "dropped": len(msgs) - len(live)})
+        if not live:
+            return
+        channel = delivery_channel(live[-1])
         now = time.monotonic()
-        items = [self.svc.validate(Item(msg, now)) for msg in msgs]
-        if not self.active:
+        items = [self.svc.validate(Item(msg, now)) for msg in live]
+        if not self.active or channel is not self.taken_on:
+            # first delivery, or the first on a new channel after a reconnect: the zone
+            # may have been served elsewhere meanwhile (reload it, drain the outbox)
             await self.takeover()
+            self.taken_on = channel
         assert self.token is not None
         ids = [it.msg.message_id for it in items if it.cmd is not None and it.msg.message_id]
         cached = dict(zip(ids, await self.store.seen(ids), strict=True))
@@ -358,11 +386,19 @@ class ZoneWorker:
         msg = it.msg
         if msg.reply_to:
             assert it.reply is not None
-            await self.svc.publish_reply(msg, it.reply)
+            await self.svc.publish_reply(msg, it.reply, self.channel)
         elif it.reject is not None and it.reject.code not in ("NoAgentAvailable", "Ignored"):
-            await self.svc.dead_letter(msg, f"{it.reject.code}: {it.reject.message}")
+            await self.svc.dead_letter(msg, f"{it.reject.code}: {it.reject.message}", self.channel)
         elif it.dead_reason is not None:
-            await self.svc.dead_letter(msg, it.dead_reason)
+            await self.svc.dead_letter(msg, it.dead_reason, self.channel)
+
+
+def delivery_channel(msg: AbstractIncomingMessage) -> Any:
+    """The (aiormq) channel a delivery came on, or None once that channel is closed."""
+    try:
+        return msg.channel
+    except ChannelInvalidStateError:
+        return None
 
 
 def scope_of(e: m.Event) -> str:
@@ -406,12 +442,13 @@ class AgentsByState:
 class PamService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url)
+        self.redis: aioredis.Redis = connect_redis(settings.redis_url)
         self.conn: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None
         self.topo: topology.Topology | None = None
         self.workers = {z: ZoneWorker(self, z) for z in settings.zones}
         self.tasks: list[asyncio.Task[None]] = []
+        self.starter: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.conn = await aio_pika.connect_robust(self.settings.amqp_url,
@@ -420,10 +457,31 @@ class PamService:
         self.channel = await self.conn.channel(publisher_confirms=True)
         await self.channel.set_qos(prefetch_count=self.settings.prefetch)
         self.topo = await topology.declare(self.channel)
+        preferred = set(self.settings.prefer)
+        later = [w for w in self.workers.values() if preferred and w.name not in preferred]
         for w in self.workers.values():
-            await w.start(self.channel)
-            self.tasks.append(asyncio.create_task(w.run(), name=f"zone-{w.name}"))
-        log.info("started", extra={"zones": self.settings.zones})
+            if w not in later:
+                await self._serve(w)
+        if later:
+            self.starter = asyncio.create_task(self._serve_later(later))
+        log.info("started", extra={"zones": self.settings.zones,
+                                   "later": [w.name for w in later]})
+
+    async def _serve(self, w: ZoneWorker) -> None:
+        assert self.conn is not None
+        ch = await self.conn.channel(publisher_confirms=True)
+        await ch.set_qos(prefetch_count=self.settings.prefetch)
+        await w.start(ch)
+        self.tasks.append(asyncio.create_task(w.run(), name=f"zone-{w.name}"))
+
+    async def _serve_later(self, workers: list[ZoneWorker]) -> None:
+        """Zones outside ``--prefer``: consume them after a delay, so that an instance
+        that prefers them registers first and becomes their single active consumer;
+        this instance is their standby."""
+        await asyncio.sleep(self.settings.prefer_delay_s)
+        for w in workers:
+            await self._serve(w)
+        log.info("consuming the other zones", extra={"zones": [w.name for w in workers]})
 
     def validate(self, it: Item) -> Item:
         msg = it.msg
@@ -440,21 +498,27 @@ class PamService:
 
     # Replies and events go through the underlying aiormq channel: the same publish
     # with publisher confirms, without building an aio_pika.Message per publish.
-    async def publish_reply(self, msg: AbstractIncomingMessage, body: bytes) -> None:
-        assert self.channel is not None and msg.reply_to
-        raw = await self.channel.get_underlay_channel()
+    async def publish_reply(self, msg: AbstractIncomingMessage, body: bytes,
+                            channel: AbstractChannel | None = None) -> None:
+        ch = channel or self.channel
+        assert ch is not None and msg.reply_to
+        raw = await ch.get_underlay_channel()
         props = Basic.Properties(content_type="application/json", delivery_mode=2,
                                  correlation_id=msg.correlation_id or msg.message_id)
         await raw.basic_publish(body, exchange="", routing_key=msg.reply_to, properties=props)
 
-    async def publish_event(self, rk: str, body: bytes) -> None:
-        assert self.channel is not None
-        raw = await self.channel.get_underlay_channel()
+    async def publish_event(self, rk: str, body: bytes,
+                            channel: AbstractChannel | None = None) -> None:
+        ch = channel or self.channel
+        assert ch is not None
+        raw = await ch.get_underlay_channel()
         await raw.basic_publish(body, exchange=topology.EVENTS, routing_key=rk,
                                 properties=_EVENT_PROPS)
 
-    async def dead_letter(self, msg: AbstractIncomingMessage, reason: str) -> None:
+    async def dead_letter(self, msg: AbstractIncomingMessage, reason: str,
+                          channel: AbstractChannel | None = None) -> None:
         assert self.topo is not None
+        # the shared channel publishes dead letters: they are rare and carry no state
         headers = dict(msg.headers or {})
         headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
         await self.topo.dlx.publish(
@@ -469,7 +533,13 @@ class PamService:
             await w.stop_consuming()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.stop_timeout_s
-        for w, task in zip(self.workers.values(), self.tasks, strict=False):
+        if self.starter is not None:
+            self.starter.cancel()
+        by_name = {t.get_name(): t for t in self.tasks}
+        for w in self.workers.values():
+            task = by_name.get(f"zone-{w.name}")
+            if task is None:
+                continue
             # finish what was delivered, but never hang a shutdown on it
             while (not w.inbox.empty() or w.busy) and not task.done() and (  # noqa: ASYNC110
                     loop.time() < deadline):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel
 
 from pam_service.messages import Agent, JobTask
 
@@ -57,6 +60,38 @@ local t = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], t)
 return t
 """
+
+
+def connect_redis(url: str) -> aioredis.Redis:
+    """A client for ``redis://host:port/db`` (or ``rediss://``, ``unix://``); for the
+    primary that Redis Sentinel names:
+    ``redis+sentinel://[:password@]host:port[,host:port...]/<primary name>[/db]``; or for
+    a Redis Cluster: ``redis+cluster://[:password@]host:port`` (any node).
+
+    Behind Sentinel, every new connection asks the sentinels where the primary is, so
+    after a failover the next try of a failed batch writes to the new primary. In a
+    cluster, a zone's keys share one hash tag, so every script and MGET goes to the one
+    shard that owns the zone."""
+    if url.startswith("redis+cluster://"):
+        # Not a subclass of Redis, but it has every command ZoneStore uses, routed by slot.
+        return cast(aioredis.Redis, RedisCluster.from_url("redis://" + url.split("://", 1)[1]))
+    if not url.startswith("redis+sentinel://"):
+        return aioredis.Redis.from_url(url)
+    parts = urlsplit(url)
+    hosts = []
+    for hp in parts.netloc.rpartition("@")[2].split(","):
+        host, _, port = hp.rpartition(":")
+        hosts.append((host or hp, int(port) if host else 26379))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError(f"{url!r}: name the primary, e.g. redis+sentinel://s1:26379/pam")
+    password = unquote(parts.password) if parts.password else None
+    db = int(path[1]) if len(path) > 1 else 0
+    sentinel = Sentinel(hosts, socket_timeout=2.0,  # type: ignore[no-untyped-call]
+                        sentinel_kwargs={"password": password} if password else None)
+    primary: aioredis.Redis = sentinel.master_for(path[0], db=db, password=password,
+                                                  socket_timeout=5.0)
+    return primary
 
 
 class Fenced(Exception):
