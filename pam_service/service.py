@@ -528,7 +528,20 @@ class PamService:
             routing_key=msg.routing_key or "")
 
     async def stop(self) -> None:
-        """Graceful: stop consuming, finish what was delivered, flush the outbox."""
+        """Graceful: tell the desktops, stop consuming, finish what was delivered, flush
+        the outbox."""
+        for w in self.workers.values():
+            # POMNotAvailable goes out while this instance still holds the zone, so a
+            # standby's POMAvailable (sent when it takes over) always comes after it.
+            if w.active and not w.busy:
+                live = [a for a in w.zone.agents.values() if a.agent_state is not sm.A.LOGOUT]
+                if live:
+                    try:
+                        await w._announce([m.POMNotAvailable(agent_id=a.agent_id, zone=w.name)
+                                           for a in live])
+                    except Exception as e:  # fenced or Redis gone: the next holder speaks
+                        log.warning("could not announce POMNotAvailable",
+                                    extra={"zone": w.name, "error": repr(e)})
         for w in self.workers.values():
             await w.stop_consuming()
         loop = asyncio.get_running_loop()

@@ -56,3 +56,24 @@ async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigte
     logs = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
     assert any(rec["msg"] == "took over zone" and rec["zone"] == "z1" for rec in logs)
     assert any(rec["msg"] == "stopping (signal)" for rec in logs)
+
+
+async def test_graceful_stop_tells_desktops_pom_not_available(vhost: str) -> None:
+    from pam_service.service import PamService, Settings
+
+    prefix = f"pamtest-{uuid.uuid4().hex[:10]}"
+    svc = PamService(Settings(zones=["z1"], amqp_url=AMQP + vhost, redis_url=REDIS,
+                              key_prefix=prefix))
+    await svc.start()
+    async with await PamClient.connect(AMQP + vhost) as c:
+        events = await c.subscribe(["agent.z1.A.notify"])
+        await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1"))
+        await svc.stop()
+        ev = await events.wait_for(m.POMNotAvailable, agent_id="A")
+        assert isinstance(ev, m.POMNotAvailable) and ev.seq > 0
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(REDIS)
+    async for key in r.scan_iter(match=f"{prefix}:*"):
+        await r.delete(key)
+    await r.aclose()
