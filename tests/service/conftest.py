@@ -34,6 +34,17 @@ def vhost() -> Any:
     rabbitmqctl("delete_vhost", name)
 
 
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted after."""
+    prefix = f"pamtest-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    r = aioredis.Redis.from_url(REDIS)
+    async for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+        await r.delete(key)
+    await r.aclose()
+
+
 @dataclass
 class Pam:
     """A PAM under test: its settings, running instances, a client and the events."""

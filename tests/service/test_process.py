@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import urllib.request
-import uuid
 
 from pam_service import messages as m
 from pam_service.client import PamClient
@@ -24,9 +23,9 @@ def free_port() -> int:
 
 
 async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigterm(
-        vhost: str) -> None:
+        vhost: str, redis_prefix: str) -> None:
     port = free_port()
-    prefix = f"pamtest-{uuid.uuid4().hex[:10]}"
+    prefix = redis_prefix
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pam_service", "--zones", "z1", "--amqp-url", AMQP + vhost,
         "--redis-url", REDIS, "--key-prefix", prefix, "--metrics-port", str(port),
@@ -58,10 +57,11 @@ async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigte
     assert any(rec["msg"] == "stopping (signal)" for rec in logs)
 
 
-async def test_graceful_stop_tells_desktops_pom_not_available(vhost: str) -> None:
+async def test_graceful_stop_tells_desktops_pom_not_available(
+        vhost: str, redis_prefix: str) -> None:
     from pam_service.service import PamService, Settings
 
-    prefix = f"pamtest-{uuid.uuid4().hex[:10]}"
+    prefix = redis_prefix
     svc = PamService(Settings(zones=["z1"], amqp_url=AMQP + vhost, redis_url=REDIS,
                               key_prefix=prefix))
     await svc.start()
@@ -71,9 +71,3 @@ async def test_graceful_stop_tells_desktops_pom_not_available(vhost: str) -> Non
         await svc.stop()
         ev = await events.wait_for(m.POMNotAvailable, agent_id="A")
         assert isinstance(ev, m.POMNotAvailable) and ev.seq > 0
-    import redis.asyncio as aioredis
-
-    r = aioredis.Redis.from_url(REDIS)
-    async for key in r.scan_iter(match=f"{prefix}:*"):
-        await r.delete(key)
-    await r.aclose()
