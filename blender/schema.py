@@ -15,6 +15,7 @@ import msgspec
 
 from blender.messages import InboundDemand
 from blender.policy import PolicyConfig
+from pam_service.docsync import splice, sync
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "blender.md"
 BEGIN = "<!-- BEGIN GENERATED: python -m blender.schema -->"
@@ -55,26 +56,12 @@ def generated() -> str:
 
 
 def render(text: str) -> str:
-    head, sep, rest = text.partition(BEGIN)
-    if not sep:
-        raise ValueError(f"{DOC}: no line {BEGIN!r}")
-    _, sep, tail = rest.partition(END)
-    if not sep:
-        raise ValueError(f"{DOC}: no line {END!r}")
-    return head + generated() + tail
+    return splice(text, BEGIN, END, generated(), str(DOC))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    text = DOC.read_text()
-    new = render(text)
-    if "--check" in argv:
-        if new != text:
-            print(f"{DOC} is stale: run python -m blender.schema", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(new)
-    return 0
+    return sync(DOC, BEGIN, END, generated(), argv, "python -m blender.schema")
 
 
 if __name__ == "__main__":

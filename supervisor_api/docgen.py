@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pam_service.docsync import splice, sync
 from supervisor_api.errors import EXPLANATIONS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "supervisor.md"
@@ -24,24 +25,12 @@ def generated() -> str:
 
 
 def render(text: str) -> str:
-    head, sep, rest = text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
-    if not (sep and sep2):
-        raise ValueError(f"{DOC}: the generated section's markers are missing")
-    return head + generated() + tail
+    return splice(text, BEGIN, END, generated(), str(DOC))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    text = DOC.read_text()
-    new = render(text)
-    if "--check" in argv:
-        if new != text:
-            print(f"{DOC} is stale: run python -m supervisor_api.docgen", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(new)
-    return 0
+    return sync(DOC, BEGIN, END, generated(), argv, "python -m supervisor_api.docgen")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from pam_service.docsync import sync
 from pam_service.domain import machine as sm
 from pam_service.domain.states import AgentState, CallState, JobState
 
@@ -107,18 +108,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[1])
-    text = path.read_text()
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    new = head + render() + tail
-    if "--check" in argv:
-        if new != text:
-            print(f"{path} is out of date: run `make diagram`", file=sys.stderr)
-            return 1
-        return 0
-    path.write_text(new)
-    return 0
+    return sync(Path(argv[1]), BEGIN, END, render(), argv, "make diagram")
 
 
 if __name__ == "__main__":
