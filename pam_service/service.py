@@ -135,7 +135,6 @@ class Item:
     cmd: m.Command | None = None
     reply: bytes | None = None  # set when known before applying (bad input, duplicate)
     reject: m.Rejected | None = None
-    dead_reason: str | None = None
 
 
 class ZoneWorker:
@@ -389,8 +388,6 @@ class ZoneWorker:
             await self.svc.publish_reply(msg, it.reply, self.channel)
         elif it.reject is not None and it.reject.code not in ("NoAgentAvailable", "Ignored"):
             await self.svc.dead_letter(msg, f"{it.reject.code}: {it.reject.message}", self.channel)
-        elif it.dead_reason is not None:
-            await self.svc.dead_letter(msg, it.dead_reason, self.channel)
 
 
 def delivery_channel(msg: AbstractIncomingMessage) -> Any:

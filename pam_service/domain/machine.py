@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 import msgspec
@@ -149,15 +149,6 @@ class Outcome:
     @property
     def changed(self) -> bool:
         return bool(self.agents or self.jobs or self.events)
-
-
-class Refusal(Exception):
-    """Raised inside an effect when a guard can only be checked while staging."""
-
-    def __init__(self, code: RejectCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # ---------------------------------------------------------------------------
@@ -1398,11 +1389,8 @@ def apply(world: World, cmd: Input, ctx: Context) -> Outcome:
         return _refuse(tx, current, entry.code, entry.message, entry.alarm)
     if current.agent_id not in world.agents or world.agents[current.agent_id] is None:
         tx.agents[agent_id] = current
-    try:
-        assert entry.effect is not None
-        entry.effect(tx, current, cmd)
-    except Refusal as r:
-        return _refuse(Tx(world, ctx, cause), current, r.code, r.message, None)
+    assert entry.effect is not None
+    entry.effect(tx, current, cmd)
     return _commit(tx, agent_id, ctx)
 
 
@@ -1506,6 +1494,3 @@ def is_available(a: Agent, job: JobTask | None = None) -> bool:
             and a.job_state is J.JOB_ATTACHED and a.job_id is not None and nailing_ok
             and (job is None or (job.job_id == a.job_id and job.status == "running")))
 
-
-def timestamp(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)
