@@ -1493,4 +1493,3 @@ def is_available(a: Agent, job: JobTask | None = None) -> bool:
     return (a.agent_state is A.READY and a.call_state is C.IDLE
             and a.job_state is J.JOB_ATTACHED and a.job_id is not None and nailing_ok
             and (job is None or (job.job_id == a.job_id and job.status == "running")))
-
