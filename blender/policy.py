@@ -247,8 +247,10 @@ def _to_outbound(zone: str, live: list[AgentSnapshot], last_moves: Mapping[str, 
         lm = last_moves.get(a.agent_id)
         return lm is not None and lm.by_blender and lm.direction == "inbound"
 
+    # a supervisor's release carries a thrash interval PAM enforces; don't even try
     returnable = [a for a in live
                   if a.job_state in RETURNABLE
+                  and (a.released_until is None or a.released_until.timestamp() <= now)
                   and (not cfg.only_return_blended or blended(a))]
     dwelling = [a for a in returnable if in_dwell(a.agent_id, last_moves, now, cfg)]
     eligible = [a for a in returnable if not in_dwell(a.agent_id, last_moves, now, cfg)]

@@ -164,7 +164,9 @@ class ListCallbackAgents(AgentCommand, frozen=True):
 
 
 class ReleaseFromOutbound(AgentCommand, frozen=True):
-    pass
+    #: Addition: the thrash interval. For this many seconds the blender's
+    #: ``BlendToOutbound`` is ignored, so the agent is not moved straight back.
+    thrash_seconds: Annotated[int, Meta(ge=0, le=86_400)] = 0
 
 
 class MoveAgentToJob(AgentCommand, frozen=True):
@@ -346,6 +348,8 @@ class AgentSnapshot(Struct, frozen=True, kw_only=True):
     next_job_id: str | None = None
     ha_data: dict[str, Any] = {}
     logged_in_at: datetime | None = None
+    #: Released from outbound by a supervisor: the blender may not return it before this.
+    released_until: datetime | None = None
 
 
 Agent = AgentSnapshot
@@ -580,6 +584,18 @@ class CallCompleted(JobEvent, frozen=True, kw_only=True):
     session_id: str | None
     completion_code: str | None
     defaulted: bool
+    #: When the contact was wrapped up (absent from events of older versions).
+    at: datetime | None = None
+
+
+class CallNotConnected(JobEvent, frozen=True, kw_only=True):
+    """Addition: a contact of the job found no available agent (``NoAgentAvailable``);
+    the Campaign Detail report counts these."""
+
+    #: The call id (``connect``), contact id (``preview``) or callback id (``callback``).
+    call_id: str
+    kind: Literal["connect", "preview", "callback"]
+    at: datetime
 
 
 AnyEvent = (
@@ -588,6 +604,7 @@ AnyEvent = (
     | BlendedToOutbound | JobAttached | POMAvailable | POMNotAvailable | Alarm | ConnectCall
     | NailAgent | PlayHold | StopHold | ReleaseCall | DialCustomer | AgentAttached
     | AgentDetached | JobAgentShortage | JobChanged | CallbackCreated | CallCompleted
+    | CallNotConnected
 )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 import msgspec
@@ -500,8 +500,9 @@ def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:
             codes = (*codes, m.EXTERNAL_TRANSFER_CODE)
         w = msgspec.structs.replace(w, completion_codes=codes,
                                     default_completion_code=m.EXTERNAL_TRANSFER_CODE)
-    agent_state = a.agent_state if a.agent_state in (A.PENDING_NOT_READY, A.PENDING_LOGOUT) \
-        else A.WORK_NOT_READY
+    # a pending intention, or Unknown (until the desktop resyncs), outlives the call
+    agent_state = a.agent_state if a.agent_state in (A.PENDING_NOT_READY, A.PENDING_LOGOUT,
+                                                     A.UNKNOWN) else A.WORK_NOT_READY
     if a.session_id is not None:
         tx.calls[a.session_id] = agent_id
     tx.set(agent_id, agent_state=agent_state, call_state=C.WRAPUP, peer_agent_id=None,
@@ -539,7 +540,8 @@ def begin_consult(tx: Tx, initiator_id: str, receiver_id: str) -> None:
 
 
 def _busy_keep_pending(a: Agent) -> AgentState:
-    return a.agent_state if a.agent_state in (A.PENDING_NOT_READY, A.PENDING_LOGOUT) else A.BUSY
+    return a.agent_state if a.agent_state in (A.PENDING_NOT_READY, A.PENDING_LOGOUT,
+                                              A.UNKNOWN) else A.BUSY
 
 
 def finish_work(tx: Tx, agent_id: str) -> None:
@@ -551,8 +553,8 @@ def finish_work(tx: Tx, agent_id: str) -> None:
        JobInbound, PendingOutbound -> JobDetached, PendingManualJobMovement ->
        the new job (PendingJobAttach, or JobEnd when it has no licence left);
     3. the agent state settles: PendingLogout -> Logout, PendingNotReady ->
-       NotReady with its reason, otherwise Ready; a Ready agent with a pending
-       callback gets it at once;
+       NotReady with its reason, an Unknown agent stays Unknown (until its desktop
+       resyncs), otherwise Ready; a Ready agent with a pending callback gets it at once;
     4. an agent still attached to a job but no longer nailed is nailed again.
     """
     a = tx.set(agent_id, **_CALL_FIELDS_CLEARED)
@@ -591,6 +593,8 @@ def finish_work(tx: Tx, agent_id: str) -> None:
         return
     if a.agent_state is A.PENDING_NOT_READY:
         tx.set(agent_id, agent_state=A.NOT_READY)
+    elif a.agent_state is A.UNKNOWN:
+        pass  # stays Unknown (never Ready, never offered work) until the desktop resyncs
     else:
         tx.set(agent_id, agent_state=A.READY, reason_code=None, reason=None, walkaway=False)
         if a.pending_callbacks:
@@ -849,7 +853,7 @@ def do_wrapup_contact(tx: Tx, a: Agent, c: m.WrapupContact) -> None:
     if a.call_job_id is not None:
         tx.emit(m.CallCompleted(job_id=a.call_job_id, agent_id=a.agent_id,
                                 session_id=a.session_id, completion_code=code,
-                                defaulted=c.completion_code is None))
+                                defaulted=c.completion_code is None, at=tx.ctx.now))
     if a.session_id:
         tx.calls[a.session_id] = None
     finish_work(tx, a.agent_id)
@@ -877,13 +881,28 @@ def do_blend_inbound_now(tx: Tx, a: Agent, c: Any) -> None:
     tx.notify(m.BlendedToInbound, a.agent_id)
 
 
-def do_release_now(tx: Tx, a: Agent, c: Any) -> None:
+def released_until(tx: Tx, c: m.ReleaseFromOutbound) -> datetime | None:
+    return tx.ctx.now + timedelta(seconds=c.thrash_seconds) if c.thrash_seconds else None
+
+
+def do_release_now(tx: Tx, a: Agent, c: m.ReleaseFromOutbound) -> None:
     tx.detach(a.agent_id, "released from outbound", J.JOB_INBOUND)
-    tx.set(a.agent_id, next_job_id=None)
+    tx.set(a.agent_id, next_job_id=None, released_until=released_until(tx, c))
 
 
-def do_release_pending(tx: Tx, a: Agent, c: Any) -> None:
-    tx.set(a.agent_id, job_state=J.PENDING_MANUAL_INBOUND, next_job_id=None)
+def do_release_pending(tx: Tx, a: Agent, c: m.ReleaseFromOutbound) -> None:
+    tx.set(a.agent_id, job_state=J.PENDING_MANUAL_INBOUND, next_job_id=None,
+           released_until=released_until(tx, c))
+
+
+def do_release_again(tx: Tx, a: Agent, c: m.ReleaseFromOutbound) -> None:
+    """Already released: a new thrash interval replaces the old one."""
+    if c.thrash_seconds:
+        tx.set(a.agent_id, released_until=released_until(tx, c))
+
+
+def in_thrash_interval(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.released_until is not None and tx.ctx.now < a.released_until
 
 
 def do_blend_inbound_pending(tx: Tx, a: Agent, c: Any) -> None:
@@ -1034,6 +1053,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.Logout: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(agent={A.NOT_READY}), To(A.LOGOUT, C.IDLE, J.JOB_DETACHED), do_logout),
         reject_rest("Logout is allowed only from NotReady; send NotReady first"),
     ],
@@ -1071,6 +1091,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     # ---- preview / callback / dialing -----------------------------------
     m.PreviewDial: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(src(call={C.PREVIEW, C.CALLBACK}), "BadRequest",
                "session_id is not the session offered to this agent", guard=session_mismatch),
         Row(src(call={C.PREVIEW, C.CALLBACK}), To(call=C.DIALING), do_preview_dial),
@@ -1078,6 +1099,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.PreviewCancel: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(src(call={C.PREVIEW, C.CALLBACK}), "BadRequest",
                "session_id is not the session offered to this agent", guard=session_mismatch),
         Row(src(call={C.PREVIEW, C.CALLBACK}), To(A.WORK_NOT_READY, C.WRAPUP), do_wrapup_now),
@@ -1085,6 +1107,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.Redial: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(src(call={C.WRAPUP}), "BadRequest", "session_id is not the contact in wrap-up",
                guard=session_mismatch),
         Row(src(call={C.WRAPUP}), To(A.BUSY, C.DIALING), do_redial),
@@ -1102,17 +1125,20 @@ TABLE: dict[type[Any], list[Entry]] = {
     # ---- talking -------------------------------------------------------
     m.HoldCall: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.TALKING, C.CONFERENCE_OWNER}), To(call=C.HOLD), do_hold),
         reject_rest("HoldCall needs a call in Talking, or the conference owner"),
     ],
     m.UnholdCall: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.HOLD}), To(call="*"), do_unhold, note="back to Talking or ConferenceOwner"),
         reject_rest("the call is not on hold"),
     ],
     # ---- consult -------------------------------------------------------
     m.Consult: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(ANY, "BadRequest", "give exactly one of target_agent_id and target_number, "
                "not the agent itself", guard=bad_consult_target),
         Reject(src(call=ALL_C - TALK), "InvalidTransition",
@@ -1133,6 +1159,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.CancelConsult: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.CONSULT}), To(call=C.TALKING), end_consult,
             note="either party; the other agent is free"),
         Row(src(call=TALK), STAY, do_cancel_pending_consult, guard=has_outgoing_pending_consult,
@@ -1141,6 +1168,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.RejectConsult: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(ANY, STAY, do_reject_consult, guard=has_incoming_pending_consult,
             note="drops a pending consult"),
         Row(src(call={C.CONSULT}), To("*", "*"), end_consult, guard=lambda tx, a, c: (
@@ -1149,6 +1177,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.Transfer: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.CONSULT}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
             guard=in_external_consult,
             note='to an external party; wrap-up "Transferred to external number"'),
@@ -1162,6 +1191,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.Conference: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.CONSULT}), To(call=C.CONFERENCE_OWNER), do_conference,
             guard=lambda tx, a, c: a.consult_initiator,
             note="initiator owner, other agent passive"),
@@ -1169,6 +1199,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.EndConference: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.CONFERENCE_PASSIVE}), To("*", C.IDLE), do_end_conference,
             note="passive leaves; owner Talking"),
         Row(src(call=ALL_C), To(call=C.TALKING), do_end_conference, guard=is_conference_owner,
@@ -1177,6 +1208,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.ChangeConferenceOwner: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(src(call={C.CONFERENCE_OWNER, C.HOLD}), "InvalidTransition",
                "the conference is with an external party", guard=with_external_party),
         Row(src(call=ALL_C), To(call=C.CONFERENCE_PASSIVE), do_change_owner,
@@ -1186,6 +1218,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     # ---- wrap-up -------------------------------------------------------
     m.WrapupContact: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(src(call={C.WRAPUP}), "BadRequest", "session_id is not the contact in wrap-up",
                guard=session_mismatch),
         Reject(src(call={C.WRAPUP}), "BadRequest",
@@ -1197,12 +1230,14 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.ExtendWrapup: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Row(src(call={C.WRAPUP}), STAY, do_extend_wrapup, guard=extensions_left),
         Reject(src(call={C.WRAPUP}), "LimitReached", "no wrap-up extension left"),
         reject_rest("the agent is not in Wrapup"),
     ],
     m.CreateCallback: [
         NOT_LOGGED_IN,
+        IN_DOUBT,
         Reject(src(call=ON_CALL | {C.WRAPUP}), "BadRequest",
                "session_id is not the agent's current contact", guard=session_mismatch),
         Row(src(call=ON_CALL | {C.WRAPUP}), STAY, do_create_callback,
@@ -1229,7 +1264,8 @@ TABLE: dict[type[Any], list[Entry]] = {
                guard=zone_degraded, alarm="P_POMAGT50"),
         Reject(ANY, "Ignored", "the agent has a pending callback or consult",
                guard=has_pending_activity, alarm="P_POMAGT50"),
-        Row(src(job={J.JOB_INBOUND, J.PENDING_MANUAL_INBOUND}), STAY, noop),
+        Row(src(job={J.JOB_INBOUND, J.PENDING_MANUAL_INBOUND}), STAY, do_release_again,
+            note="a new thrash interval replaces the old"),
         Row(src(job={J.PENDING_OUTBOUND}), To(job=J.JOB_INBOUND), do_back_to_inbound),
         Row(src(call={C.IDLE}), To(job=J.JOB_INBOUND), do_release_now),
         Row(ANY, To(job=J.PENDING_MANUAL_INBOUND), do_release_pending,
@@ -1258,6 +1294,9 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     m.BlendToOutbound: [
         NOT_LOGGED_IN,
+        Reject(src(job={J.JOB_INBOUND, J.PENDING_MANUAL_INBOUND}), "Ignored",
+               "a supervisor released this agent from outbound; its thrash interval "
+               "has not run out", guard=in_thrash_interval),
         Reject(src(job={J.PENDING_MANUAL_INBOUND}), "InvalidTransition",
                "a supervisor released this agent from outbound"),
         Row(src(job={J.JOB_INBOUND}, call={C.IDLE}), To(job=J.JOB_DETACHED), do_blend_outbound_now,
@@ -1324,11 +1363,13 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     MarkUnknown: [
         NOT_LOGGED_IN,
-        Row(ANY, To(A.UNKNOWN), do_mark_unknown),
+        Row(ANY, To(A.UNKNOWN), do_mark_unknown,
+            note="takeover: its last change was not confirmed announced; out of the pool"),
     ],
     ResolveUnknown: [
         NOT_LOGGED_IN,
-        Row(src(agent={A.UNKNOWN}), To("*"), do_resolve_unknown),
+        Row(src(agent={A.UNKNOWN}), To("*"), do_resolve_unknown,
+            note="GetAgentStatus / SaveAgentForHA, or the resync timeout: idle -> NotReady"),
         Row(ANY, STAY, noop),
     ],
 }

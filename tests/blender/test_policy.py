@@ -328,3 +328,13 @@ def test_property_no_move_within_dwell_and_never_more_than_the_cap(
             assert sides[mv.agent_id] != mv.direction
             prev = before.get(mv.agent_id)
             assert prev is None or now - prev.at >= cfg.dwell_s
+
+
+def test_agents_in_a_supervisors_thrash_interval_are_not_returned_to_outbound() -> None:
+    cfg = PolicyConfig(max_share=1.0, only_return_blended=False)
+    until = datetime.fromtimestamp(T0 + 60, UTC).isoformat()
+    held = updated(agent("held", job_state="JobInbound", job_id=None), released_until=until)
+    free = agent("free", job_state="JobInbound", job_id=None)
+    assert ids(decide(LOW, [held, free], {}, T0, cfg)) == ["free"]
+    later = demand(0, sl=0.99, ts=T0 + 61)
+    assert sorted(ids(decide(later, [held, free], {}, T0 + 61, cfg))) == ["free", "held"]

@@ -500,6 +500,29 @@ def test_rule_job_inbound_on_release_from_outbound_when_idle() -> None:
     assert s.states("A")[2] == "JobInbound" and "A" not in s.zone.jobs["J"].assigned
 
 
+def test_rule_release_thrash_interval_keeps_the_blender_from_moving_the_agent_back() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.ok(m.ReleaseFromOutbound(agent_id="A", thrash_seconds=60))
+    before = s.agent("A")
+    res = s.no(m.BlendToOutbound(agent_id="A"), "Ignored")
+    assert "thrash interval" in res.reply.message  # type: ignore[union-attr]
+    assert s.agent("A") == before
+    s.tick(61)
+    s.ok(m.BlendToOutbound(agent_id="A"))
+    assert s.states("A")[2] != "JobInbound"
+
+
+def test_rule_release_without_thrash_interval_lets_the_blender_return_the_agent() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.ok(m.ReleaseFromOutbound(agent_id="A"))
+    s.ok(m.BlendToOutbound(agent_id="A"))
+    assert s.states("A")[2] != "JobInbound"
+
+
 def test_rule_job_inbound_agents_get_no_job() -> None:
     s = Sim()
     s.login("A")
