@@ -32,8 +32,9 @@
 //! 3. `fill_min`: for each job below its target (priority order), while below: attach the free
 //!    idle qualifying agent with the highest proficiency (ties by agent id); when there is none,
 //!    *donate*: the least proficient (for the receiving job; ties by agent id) idle qualifying
-//!    agent on another job whose count is above its own `min_agents` is detached from it and
-//!    attached to the receiver (both moves say `donate`). Donors never drop below their minimum.
+//!    agent on a job of strictly *lower* `priority` whose count is above its own `min_agents` is
+//!    detached from it and attached to the receiver (both moves say `donate`). Donors never drop
+//!    below their minimum; jobs of equal priority never take from each other.
 //! 4. `priority`: for each job below its cap (priority order), attach free idle qualifying agents
 //!    (highest proficiency first, ties by agent id) until it is at its cap.
 //!
@@ -57,7 +58,9 @@
 //! that brings a new skill set also indexes the agents having its rarest skill (a set's index is
 //! built once and shared by every job requiring it). `remove_job`: O(a log n).
 //! `plan()`: O(1) when nothing changed since the last plan; otherwise
-//! O(J_below_target + J_below_cap + m log n) (the cap pass is skipped when no agent is free).
+//! O(J_below_target + J_below_cap + m log n) (the cap pass is skipped when no agent is free),
+//! plus, per donation looked for, the donor heads skipped because their job's priority is not
+//! lower than the receiver's (at most one per job above its minimum).
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -797,13 +800,13 @@ impl Allocator {
                 if job.count >= job.target() {
                     break;
                 }
-                let set = &self.sets[&job.set];
+                let (set, priority) = (&self.sets[&job.set], job.priority);
                 if let Some(agent) = set.free.first().map(|(_, a)| Id::from(a.as_str())) {
                     self.attach(&agent, &j, Reason::FillMin, out);
                 } else if let Some(agent) = set
                     .heads
                     .iter()
-                    .find(|h| h.1 != j)
+                    .find(|h| self.jobs[&h.1].priority < priority)
                     .map(|((_, a), _)| Id::from(a.as_str()))
                 {
                     self.detach(&agent, Reason::Donate, out);
@@ -1025,6 +1028,29 @@ mod tests {
         assert_eq!(
             (a.job_agents("d1"), a.job_agents("d2"), a.job_agents("hot")),
             (1, 2, 2)
+        );
+    }
+
+    #[test]
+    fn donors_are_only_jobs_of_lower_priority() {
+        let mut a = Allocator::new();
+        a.upsert_job(&job("same", &["s"], 0, 10, 5, 10));
+        a.upsert_job(&job("higher", &["s"], 0, 10, 7, 10));
+        a.upsert_agent("x", &[("s", 1)], true, Some("same"));
+        a.upsert_agent("y", &[("s", 1)], true, Some("higher"));
+        assert!(a.plan().is_empty());
+        // below its minimum, but every job above its own has the same or a higher priority
+        a.upsert_job(&job("short", &["s"], 1, 10, 5, 10));
+        assert!(a.plan().is_empty());
+        assert_eq!(a.job_agents("short"), 0);
+        a.upsert_job(&job("low", &["s"], 0, 10, 1, 10));
+        a.upsert_agent("z", &[("s", 9)], true, Some("low"));
+        assert_eq!(
+            moves(&a.plan()),
+            vec![
+                ("detach", "z", "low", "donate"),
+                ("attach", "z", "short", "donate")
+            ]
         );
     }
 

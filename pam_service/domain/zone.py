@@ -10,12 +10,13 @@ Everything one wire command causes is one :class:`Result`, committed at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
 
+import dispatcher_rs
 from pam_service import messages as m
 from pam_service.domain import machine as sm
 from pam_service.domain.states import AgentState, CallState, JobState
@@ -26,6 +27,11 @@ C = CallState
 J = JobState
 
 FREE_JOB_STATES = frozenset({J.JOB_DETACHED, J.JOB_END})
+#: Job states in which an idle Ready agent on a job may be moved (donated, trimmed).
+MOVABLE_JOB_STATES = frozenset({J.JOB_ATTACHED, J.PENDING_JOB_ATTACH})
+#: The state machine's reason for each detach the allocator plans.
+DETACH_REASONS = {"donate": "donated to another job", "over_max": "licences reduced",
+                  "skills_lost": "skills lost", "job_removed": "job ended"}
 
 
 class Pool(Protocol):
@@ -38,6 +44,26 @@ class Pool(Protocol):
         """Take the agent the job's strategy picks, or None."""
 
     def clear(self) -> None: ...
+
+
+class Allocator(Protocol):
+    """Allocation: ``dispatcher_rs.Allocator`` (the reference in tests/dispatcher has
+    the same API). See docs/dispatcher.md for the rules."""
+
+    def upsert_agent(self, agent_id: str, skills: dict[str, int], idle: bool,
+                     job_task: str | None = None) -> None: ...
+
+    def upsert_agents(self, rows: Iterable[tuple[str, dict[str, int], bool, str | None]]
+                      ) -> None: ...
+
+    def remove_agent(self, agent_id: str) -> None: ...
+
+    def upsert_job(self, job_task: str, required_skills: Iterable[str], min_agents: int,
+                   max_agents: int, priority: int, licenses: int) -> None: ...
+
+    def remove_job(self, job_task: str) -> None: ...
+
+    def plan(self) -> list[tuple[str, str, str, str]]: ...
 
 
 def pool_key(agent: Agent, job: JobTask) -> tuple[int, float, str]:
@@ -114,13 +140,24 @@ def rejected(code: m.RejectCode, message: str) -> Result:
 class Zone:
     """The in-memory state of one zone, authoritative while this instance is active."""
 
-    def __init__(self, name: str, pool: Pool | None = None) -> None:
+    def __init__(self, name: str, pool: Pool | None = None,
+                 allocator: Callable[[], Allocator] | None = None) -> None:
         self.name = name
         self.agents: dict[str, Agent] = {}
         self.jobs: dict[str, JobTask] = {}
         self.calls: dict[str, str] = {}
         self.pool: Pool = pool if pool is not None else PyPool()
-        self.free: set[str] = set()
+        #: Allocation is the dispatcher's: ``dispatcher_rs.Allocator``, kept in step with
+        #: every agent and job-task change (job-task name: the job id, unique in a zone).
+        self.new_allocator: Callable[[], Allocator] = (
+            allocator if allocator is not None else dispatcher_rs.Allocator)
+        self.allocator: Allocator = self.new_allocator()
+        #: Running job-tasks as last given to the allocator: (skills, min, max, priority, lic).
+        self.alloc_jobs: dict[str, tuple[tuple[str, ...], int, int, int, int]] = {}
+        #: Agents a refused allocation step concerned: not moved again in that command.
+        self.held: set[str] = set()
+        #: ``{name: level}`` per skills tuple (agents share a few), as the allocator takes them.
+        self.skill_levels: dict[tuple[m.Skill, ...], dict[str, int]] = {}
         #: Per job: calls connected, calls that found no agent, since this instance
         #: took the zone over. Not part of the durable record (a per-call write of the
         #: job would cost more than the call); the event stream has the exact counts.
@@ -133,18 +170,58 @@ class Zone:
         self.jobs = {j.job_id: j for j in jobs}
         self.calls = dict(calls)
         self.pool.clear()
-        self.free.clear()
+        self.allocator = self.new_allocator()
+        self.alloc_jobs.clear()
+        self.held.clear()
+        for j in self.jobs.values():
+            self._sync_job(j)
+        rows = []
         for a in self.agents.values():
-            self._index(a)
+            self.pool.sync(a, self.jobs.get(a.job_id) if a.job_id else None)
+            row = self._alloc_row(a)
+            if row is not None:
+                rows.append(row)
+        self.allocator.upsert_agents(rows)
 
     def _index(self, a: Agent) -> None:
         job = self.jobs.get(a.job_id) if a.job_id else None
         self.pool.sync(a, job)
-        if (a.agent_state is A.READY and a.call_state is C.IDLE
-                and a.job_state in FREE_JOB_STATES):
-            self.free.add(a.agent_id)
+        self._sync_agent(a)
+
+    def _alloc_row(self, a: Agent) -> tuple[str, dict[str, int], bool, str | None] | None:
+        """The agent as the allocator sees it, or None if it takes no part.
+
+        Every agent on a job-task counts towards it (its licence), idle or not; only a
+        Ready idle one (JobAttached or PendingJobAttach) may be moved. An agent on no job
+        is free when Ready, Idle and JobDetached or JobEnd; any other takes no part."""
+        ready = a.agent_state is A.READY and a.call_state is C.IDLE
+        skills = self.skill_levels.get(a.skills)
+        if skills is None:
+            if len(self.skill_levels) >= 4096:
+                self.skill_levels.clear()
+            skills = self.skill_levels[a.skills] = {s.name: s.level for s in a.skills}
+        if a.job_id is not None:
+            idle = ready and a.job_state in MOVABLE_JOB_STATES
+            return (a.agent_id, skills, idle and a.agent_id not in self.held, a.job_id)
+        if ready and a.job_state in FREE_JOB_STATES:
+            return (a.agent_id, skills, a.agent_id not in self.held, None)
+        return None
+
+    def _sync_agent(self, a: Agent) -> None:
+        row = self._alloc_row(a)
+        if row is None:
+            self.allocator.remove_agent(a.agent_id)
         else:
-            self.free.discard(a.agent_id)
+            self.allocator.upsert_agent(*row)
+
+    def _sync_job(self, j: JobTask) -> None:
+        if j.status == "running":
+            spec = (j.required_skills, j.min_agents, j.max_agents, j.priority, j.licenses)
+            if self.alloc_jobs.get(j.job_id) != spec:
+                self.allocator.upsert_job(j.job_id, *spec)
+                self.alloc_jobs[j.job_id] = spec
+        elif self.alloc_jobs.pop(j.job_id, None) is not None:
+            self.allocator.remove_job(j.job_id)  # its agents leave through the machine
 
     # ---- applying ------------------------------------------------------
     def _world(self) -> sm.World:
@@ -160,6 +237,8 @@ class Zone:
         gating = [j for j in jobs.values() if _gates_changed(self.jobs.get(j.job_id), j)]
         self.jobs.update(jobs)
         res.jobs.update(jobs)
+        for j in jobs.values():
+            self._sync_job(j)
         for a in agents.values():
             self.agents[a.agent_id] = a
             res.agents[a.agent_id] = a
@@ -204,11 +283,22 @@ class Zone:
             return Result(reply=m.Accepted(agents=sorted(live, key=lambda a: a.agent_id),
                                            jobs=jobs))
         res = self._agent_input(cmd, ctx)
+        if isinstance(cmd, m.GetAgentStatus | m.SaveAgentForHA) and isinstance(
+                res.reply, m.Accepted) and self.agents[cmd.agent_id].agent_state is A.UNKNOWN:
+            # the desktop resyncs after a failover: the agent leaves Unknown, and the
+            # reply carries the snapshot it resumes from
+            self._step(res, sm.ResolveUnknown(agent_id=cmd.agent_id), ctx)
+            res.reply = msgspec.structs.replace(res.reply, agent=self.agents[cmd.agent_id])
         if isinstance(cmd, m.ListCallbackAgents) and isinstance(res.reply, m.Accepted):
             live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
             res.reply = m.Accepted(agent=res.reply.agent,
                                    agents=sorted(live, key=lambda a: a.agent_id))
         return res
+
+    def internal(self, inp: sm.Internal, ctx: sm.Context) -> Result:
+        """Apply an input no wire command carries (``MarkUnknown`` at a takeover,
+        ``ResolveUnknown`` when the resync times out)."""
+        return self._agent_input(inp, ctx)
 
     def _agent_input(self, inp: sm.Input, ctx: sm.Context) -> Result:
         res = Result(reply=m.Accepted())
@@ -240,6 +330,9 @@ class Zone:
             counts = self.counters.setdefault(job_id, [0, 0])
             if aid is None:
                 counts[1] += 1
+                res.events.append(m.CallNotConnected(job_id=job_id, call_id=session_id,
+                                                     kind=kind, at=ctx.now,  # type: ignore[arg-type]
+                                                     zone=self.name))
                 res.reply = m.Rejected(code="NoAgentAvailable",
                                        message=f"no agent available for job {job_id}")
                 return res
@@ -283,66 +376,46 @@ class Zone:
 
     # ---- allocation ----------------------------------------------------
     def _allocate(self, res: Result, ctx: sm.Context) -> None:
-        """Give free agents to jobs: minimums first, then priority; donate an idle
-        agent from a job above its minimum to a higher-priority job below its own."""
-        for _ in range(10_000):  # bounded: each step attaches or moves one agent
-            move = self._next_move()
-            if move is None:
-                return
-            for inp in move:
-                out = self._step(res, inp, ctx)
-                if not out.accepted:
-                    raise AssertionError(f"allocation step refused: {out.reply}")
+        """Carry out the allocator's plan (docs/dispatcher.md: skills, minimums, then
+        priority; a job below its minimum takes the least proficient idle agent of a
+        lower-priority job above its own). The allocator proposes, the machine confirms
+        each move: a move the records no longer support is skipped, a refused one holds
+        the agent back for the rest of this command (so it is not proposed again and
+        again); either way the allocator is given the agent's real state again."""
+        try:
+            for _ in range(10_000):  # bounded: a plan with no change in between is empty
+                moves = self.allocator.plan()
+                if not moves:
+                    return
+                for action, aid, job_id, reason in moves:
+                    inp = self._move_input(action, aid, job_id, reason)
+                    if inp is None:
+                        if aid in self.agents:
+                            self._sync_agent(self.agents[aid])
+                        continue
+                    out = self._step(res, inp, ctx)
+                    if not out.accepted:
+                        self.held.add(aid)
+                        self._sync_agent(self.agents[aid])
+        finally:
+            held, self.held = self.held, set()
+            for aid in held:  # tried again on the next command
+                self._sync_agent(self.agents[aid])
 
-    def _eligible(self, a: Agent, job: JobTask) -> bool:
-        have = {s.name for s in a.skills}
-        return set(job.required_skills) <= have
-
-    def _job_order(self) -> list[JobTask]:
-        running = [j for j in self.jobs.values() if j.status == "running"]
-        return sorted(running, key=lambda j: (len(j.assigned) >= j.min_agents, -j.priority,
-                                              j.job_id, j.action_name))
-
-    def _next_move(self) -> list[sm.Input] | None:
-        if not self.jobs:
+    def _move_input(self, action: str, aid: str, job_id: str,
+                    reason: str) -> sm.Input | None:
+        """The machine input for one planned move, or None if the records say it is stale."""
+        a = self.agents.get(aid)
+        if a is None:
             return None
-        order = self._job_order()
-        free = sorted((self.agents[aid] for aid in self.free),
-                      key=lambda a: (a.since.timestamp(), a.agent_id))
-        for job in order:
-            if len(job.assigned) >= job.capacity:
-                continue
-            for a in free:
-                if self._eligible(a, job):
-                    return [sm.AttachToJob(agent_id=a.agent_id, job_id=job.job_id)]
-        # Donation: a job below its minimum takes the least proficient idle agent of a
-        # lower-priority job that is above its own minimum.
-        for job in order:
-            if len(job.assigned) >= job.min_agents or len(job.assigned) >= job.capacity:
-                continue
-            donor = self._donor_for(job)
-            if donor is not None:
-                a, from_job = donor
-                return [sm.DetachFromJob(agent_id=a.agent_id, job_id=from_job.job_id,
-                                         reason="donated to another job"),
-                        sm.AttachToJob(agent_id=a.agent_id, job_id=job.job_id,
-                                       reason="donated")]
-        return None
-
-    def _donor_for(self, job: JobTask) -> tuple[Agent, JobTask] | None:
-        best: tuple[tuple[int, str], Agent, JobTask] | None = None
-        for other in self.jobs.values():
-            if (other.status != "running" or other.priority >= job.priority
-                    or len(other.assigned) <= other.min_agents):
-                continue
-            for aid in other.assigned:
-                a = self.agents.get(aid)
-                if (a is None or a.call_state is not C.IDLE or a.agent_state is not A.READY
-                        or a.job_state not in (J.JOB_ATTACHED, J.PENDING_JOB_ATTACH)
-                        or not self._eligible(a, job)):
-                    continue
-                level = sum(s.level for s in a.skills if s.name in job.required_skills)
-                key = (level, a.agent_id)
-                if best is None or key < best[0]:
-                    best = (key, a, other)
-        return None if best is None else (best[1], best[2])
+        if action == "attach":
+            job = self.jobs.get(job_id)
+            if a.job_id is not None or job is None or job.status != "running":
+                return None
+            if reason == "donate":
+                return sm.AttachToJob(agent_id=aid, job_id=job_id, reason="donated")
+            return sm.AttachToJob(agent_id=aid, job_id=job_id)
+        if a.job_id != job_id:
+            return None
+        return sm.DetachFromJob(agent_id=aid, job_id=job_id,
+                                reason=DETACH_REASONS.get(reason, reason))

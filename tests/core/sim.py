@@ -14,8 +14,9 @@ CODES = ["Sale", "NoSale", "CallBackLater"]
 
 
 class Sim:
-    def __init__(self, zone: str = "z1", pool: Any = None, **ctx: Any) -> None:
-        self.zone = Zone(zone, pool)
+    def __init__(self, zone: str = "z1", pool: Any = None, allocator: Any = None,
+                 **ctx: Any) -> None:
+        self.zone = Zone(zone, pool, allocator)
         self.now = T0
         self.ctx_kw = ctx
         self.log: list[tuple[m.Command, Result]] = []

@@ -354,7 +354,7 @@ class Allocator:
                     donors = [
                         (self._proficiency(a, j), a)
                         for d in jobs
-                        if d != j and len(on[d]) > jobs[d].min_agents
+                        if jobs[d].priority < jobs[j].priority and len(on[d]) > jobs[d].min_agents
                         for a in on[d]
                         if agents[a].idle and self._qualifies(a, j)
                     ]

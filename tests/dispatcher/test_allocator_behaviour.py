@@ -96,6 +96,23 @@ def test_donation_is_judged_on_the_receiving_jobs_skills(alloc: Any) -> None:
     ]
 
 
+def test_donors_are_only_jobs_of_lower_priority(alloc: Any) -> None:
+    """A donation goes to a higher-priority job: equal or higher priorities never give."""
+    alloc.upsert_job("same", ["s"], 0, 10, 5, 10)
+    alloc.upsert_job("higher", ["s"], 0, 10, 7, 10)
+    alloc.upsert_agent("x", {"s": 1}, True, "same")
+    alloc.upsert_agent("y", {"s": 1}, True, "higher")
+    alloc.upsert_job("short", ["s"], 1, 10, 5, 10)
+    assert alloc.plan() == []
+    assert alloc.job_agents("short") == 0
+    alloc.upsert_job("low", ["s"], 0, 10, 1, 10)
+    alloc.upsert_agent("z", {"s": 9}, True, "low")
+    assert alloc.plan() == [
+        ("detach", "z", "low", "donate"),
+        ("attach", "z", "short", "donate"),
+    ]
+
+
 def test_an_ended_job_releases_its_agents_to_other_jobs(alloc: Any) -> None:
     alloc.upsert_job("ending", [], 1, 5, 9, 5)
     alloc.upsert_job("other", [], 0, 5, 1, 5)
