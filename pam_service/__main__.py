@@ -45,6 +45,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--instance", default=f"pam-{os.getpid()}", help="name in logs and the broker")
     p.add_argument("--callback-due-utc", action="store_true",
                    help="TimeZonePendingCallbackDueTime=UTC: callback due times as UTC")
+    p.add_argument("--resync-timeout", type=float, default=60.0,
+                   help="seconds an agent in doubt after a takeover may stay Unknown before "
+                        "PAM resolves it without its desktop (default 60)")
     p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -64,7 +67,8 @@ async def run(args: argparse.Namespace) -> int:
     svc = PamService(Settings(zones=zones, amqp_url=args.amqp_url, redis_url=args.redis_url,
                               key_prefix=args.key_prefix, policy=policy,
                               callback_due_utc=args.callback_due_utc, instance=args.instance,
-                              prefer=prefer, prefer_delay_s=args.prefer_delay))
+                              prefer=prefer, prefer_delay_s=args.prefer_delay,
+                              resync_timeout_s=args.resync_timeout))
     if args.metrics_port:
         REGISTRY.register(AgentsByState(svc))
         start_http_server(args.metrics_port, addr="127.0.0.1")

@@ -30,7 +30,7 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -88,6 +88,9 @@ class Settings:
     #: After taking over a zone that another instance held, the zone counts as
     #: failing over for this long (ReleaseFromOutbound is ignored, P_POMAGT50).
     failover_grace_s: float = 3.0
+    #: An agent left Unknown after a takeover (docs/deployment.md, "Agents in doubt")
+    #: whose desktop has not resynced within this time is resolved by PAM itself.
+    resync_timeout_s: float = 60.0
     callback_due_utc: bool = False
     instance: str = "pam"
     #: Tries of a batch that cannot be committed before it is requeued.
@@ -166,6 +169,8 @@ class ZoneWorker:
         #: other channel means the connection was lost in between, and with it maybe the
         #: single-active-consumer role: another instance may have served the zone.
         self.taken_on: Any = None
+        #: Whether agents may be Unknown (set at a takeover, cleared when none is left).
+        self.watch_unknown = False
 
     @property
     def active(self) -> bool:
@@ -190,18 +195,73 @@ class ZoneWorker:
         agents, jobs, calls = await self.store.load()
         self.zone.load(agents, jobs, calls)
         self.token = token
+        # outbox entries this instance itself saw confirmed (a reconnect, not a crash)
+        confirmed = set(self.trim)
         self.trim = []
         TAKEOVERS.labels(self.name).inc()
         failover = token > 1
         if failover:
             self.failing_over_until = time.monotonic() + self.svc.settings.failover_grace_s
+        changed = await self.drain_outbox(confirmed)
+        doubt = sorted(aid for aid in changed if (a := self.zone.agents.get(aid)) is not None
+                       and a.agent_state not in (sm.A.LOGOUT, sm.A.UNKNOWN))
+        self.watch_unknown = True  # (some may have been Unknown already)
         log.info("took over zone", extra={"zone": self.name, "token": token,
-                                          "agents": len(agents), "jobs": len(jobs)})
-        await self.drain_outbox()
-        live = [a for a in agents if a.agent_state is not sm.A.LOGOUT]
-        if live:
-            await self._announce([m.POMAvailable(agent_id=a.agent_id, zone=self.name)
-                                  for a in live])
+                                          "agents": len(agents), "jobs": len(jobs),
+                                          "in_doubt": len(doubt)})
+        # Agents in doubt (docs/deployment.md, "Agents in doubt"): Unknown, out of the
+        # pool, until their desktop resyncs. Committed with the zone's POMAvailable.
+        live = [a.agent_id for a in self.zone.agents.values() if a.agent_state is not sm.A.LOGOUT]
+        await self._apply_internal([sm.MarkUnknown(agent_id=aid) for aid in doubt],
+                                   [m.POMAvailable(agent_id=aid, zone=self.name) for aid in live])
+
+    async def _apply_internal(self, inputs: list[sm.Internal],
+                              extra: list[m.Event] | None = None) -> None:
+        """Apply inputs that no command carries (MarkUnknown, ResolveUnknown), commit
+        them with the fence like a batch (plus ``extra`` events), then publish."""
+        assert self.token is not None
+        batch = Batch(trim=self.trim)
+        self.trim = []
+        base: dict[str, int] = {}
+        ctx = self.ctx()
+        for inp in inputs:
+            self._collect(batch, self.zone.internal(inp, ctx), base)
+        for e in extra or ():
+            batch.events.append((scope_of(e), m.routing_key(e), _encode(e)))
+        if not batch.events and not batch.trim:
+            return
+        for aid, v in base.items():
+            a = self.zone.agents[aid]
+            batch.agents.append((aid, v, a.version, _agent_enc.encode(a)))
+        committed = await self.store.commit(self.token, batch)
+        await self._publish_committed(batch, committed)
+
+    async def resolve_stale(self) -> int:
+        """Agents left Unknown longer than ``resync_timeout_s`` (their desktop never
+        resynced) are resolved by PAM itself: idle ones NotReady, others their work
+        state. Returns how many."""
+        if not self.active:
+            return 0
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.svc.settings.resync_timeout_s)
+        stale = sorted(a.agent_id for a in self.zone.agents.values()
+                       if a.agent_state is sm.A.UNKNOWN and a.since <= cutoff)
+        if stale:
+            await self.flush()  # the previous batch's events go out first
+            await self._apply_internal([sm.ResolveUnknown(agent_id=aid) for aid in stale])
+            log.warning("resync timed out; agents resolved",
+                        extra={"zone": self.name, "agents": stale})
+        return len(stale)
+
+    def _next_resync(self) -> float | None:
+        """Seconds until the oldest Unknown agent's resync times out, if any."""
+        if not self.active or not self.watch_unknown:
+            return None
+        since = [a.since for a in self.zone.agents.values() if a.agent_state is sm.A.UNKNOWN]
+        if not since:  # only a takeover makes agents Unknown: no need to look again
+            self.watch_unknown = False
+            return None
+        due = min(since) + timedelta(seconds=self.svc.settings.resync_timeout_s)
+        return max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.01
 
     def drop(self, why: str) -> None:
         log.warning("leaving zone", extra={"zone": self.name, "reason": why})
@@ -209,14 +269,25 @@ class ZoneWorker:
         self.taken_on = None
         self.zone.load([], [], {})
 
-    async def drain_outbox(self) -> None:
+    async def drain_outbox(self, confirmed: set[str] | None = None) -> set[str]:
         """Publish what a predecessor (or this instance before a crash) committed but
-        may not have published. Consumers drop repeats by ``seq``."""
+        may not have published. Consumers drop repeats by ``seq``.
+
+        Returns the agents with a state change among those entries (less the entries in
+        ``confirmed``, known to have been confirmed): the agents in doubt at a takeover."""
+        changed: set[str] = set()
+        confirmed = confirmed or set()
         while True:
             rows = await self.store.outbox(1000)
             rows = [r for r in rows if r[0] not in set(self.trim)]
             if not rows:
-                return
+                return changed
+            for i, rk, body in rows:
+                if i not in confirmed and rk.endswith(".state"):
+                    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                        ev = m.event_decoder.decode(body)
+                        if isinstance(ev, m.AgentStateChanged):
+                            changed.add(ev.snapshot.agent_id)
             await asyncio.gather(*(self.svc.publish_event(rk, body, self.channel)
                                    for _, rk, body in rows))
             await self.store.trim([i for i, _, _ in rows])
@@ -239,7 +310,15 @@ class ZoneWorker:
     # ---- the batch loop ------------------------------------------------
     async def run(self) -> None:
         while True:
-            first = await self.inbox.get()
+            wait = self._next_resync()
+            if wait is None:
+                first = await self.inbox.get()
+            else:
+                try:
+                    first = await asyncio.wait_for(self.inbox.get(), wait)
+                except TimeoutError:
+                    await self._resolve_stale_safely()
+                    continue
             msgs = [first]
             while len(msgs) < self.svc.settings.batch_max and not self.inbox.empty():
                 msgs.append(self.inbox.get_nowait())
@@ -248,6 +327,18 @@ class ZoneWorker:
                 await self._process_with_retries(msgs)
             finally:
                 self.busy = False
+
+    async def _resolve_stale_safely(self) -> None:
+        self.busy = True
+        try:
+            await self.resolve_stale()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # fenced, or Redis gone: the next batch reloads the zone
+            self.fenced += isinstance(e, Fenced | Conflict)
+            self.drop(f"resync timeout: {type(e).__name__}: {e}")
+        finally:
+            self.busy = False
 
     async def _process_with_retries(self, msgs: list[AbstractIncomingMessage]) -> None:
         """Retry a batch that could not be committed, holding its deliveries (a nack
@@ -332,6 +423,15 @@ class ZoneWorker:
             batch.dedup.append((mid, it.reply))
             counted(self.name, type(it.cmd).__name__,
                     res.reply.code if isinstance(res.reply, m.Rejected) else "Accepted").inc()
+            if it.msg.headers and topology.ON_BEHALF_OF in it.msg.headers:
+                # a shared tool (the dashboard) acting for a person: the audit trail
+                log.info("command on behalf of a person", extra={
+                    "zone": self.name, "user_id": it.msg.user_id,
+                    "on_behalf_of": str(it.msg.headers[topology.ON_BEHALF_OF]),
+                    "command": type(it.cmd).__name__,
+                    "agent_id": getattr(it.cmd, "agent_id", None),
+                    "result": res.reply.code if isinstance(res.reply, m.Rejected)
+                    else "Accepted"})
         # agents' final records
         for aid, base in base_versions.items():
             a = self.zone.agents[aid]

@@ -13,6 +13,9 @@ DLX = "pam.dlx"
 DEAD = "pam.dead"
 #: A message redelivered this many times (it keeps failing) is dead-lettered by the broker.
 DELIVERY_LIMIT = 5
+#: AMQP header naming the person a trusted tool (the dashboard) acts for; PAM logs it
+#: with the command, beside the broker-checked ``user_id``.
+ON_BEHALF_OF = "x-pam-on-behalf-of"
 
 
 def zone_queue(zone: str) -> str:

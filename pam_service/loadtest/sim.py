@@ -41,6 +41,7 @@ class Stats:
     races: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     calls_connected: int = 0
     calls_abandoned: int = 0
+    resyncs: int = 0
     previews: int = 0
     callbacks: int = 0
     series: list[dict[str, Any]] = field(default_factory=list)
@@ -73,6 +74,7 @@ class LoadTest:
         self.call_seq = 0
         self.sending = 0
         self.offering: dict[str, int] = defaultdict(int)  # job -> offers awaiting a reply
+        self.resyncing: set[str] = set()  # agents whose GetAgentStatus / SaveAgentForHA is out
 
     # ---- plumbing --------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -139,6 +141,13 @@ class LoadTest:
         if r.code == "NoAgentAvailable":
             if name == "CustomerConnected":
                 self.stats.calls_abandoned += 1
+            return
+        if r.code == "Unavailable" and r.agent is not None and (
+                r.agent.agent_state.value == "Unknown"):
+            # in doubt after a failover: the desktop resyncs, then carries on
+            self.stats.races[f"{name}:{r.code}"] += 1
+            self._absorb(r.agent)
+            self.spawn(self._resync(r.agent.agent_id, r.agent.zone))
             return
         if r.agent is not None and r.agent.version > known:
             self.stats.races[f"{name}:{r.code}"] += 1  # acted on a state that moved since
@@ -254,8 +263,18 @@ class LoadTest:
         if isinstance(ev, m.AgentStateChanged):
             a = ev.snapshot
             old = self._absorb(a)
-            if old is not None or ev.previous is None or a.version == 1:
+            if old is None and not (ev.previous is None or a.version == 1):
+                return
+            if a.agent_state.value == "Unknown":
+                self.spawn(self._resync(a.agent_id, a.zone))
+            elif ev.cause == "ResolveUnknown":
+                self._resume(a)
+            else:
                 self._desktop(a, ev.previous)
+        elif isinstance(ev, m.POMAvailable):
+            # a PAM instance took the zone over: a desktop resyncs (GetAgentStatus)
+            if ev.agent_id in self.view:
+                self.spawn(self._resync(ev.agent_id, ev.zone))
         elif isinstance(ev, m.NailAgent):
             self.later(self.sc.media.nail_s, lambda: self.send(
                 ev.zone, m.NailingEstablished(agent_id=ev.agent_id)))
@@ -324,6 +343,36 @@ class LoadTest:
                 aid, "ConferenceOwner", sid, m.EndConference(agent_id=aid)))
         elif cs == "Idle" and self.shift_over:
             self._log_out(aid)
+
+    async def _resync(self, aid: str, zone: str) -> None:
+        """What a desktop does on POMAvailable, or when told it is Unknown: ask for its
+        state (GetAgentStatus, or SaveAgentForHA with its data), which also ends Unknown,
+        and carry on from the snapshot in the reply."""
+        if aid in self.resyncing:
+            return
+        self.resyncing.add(aid)
+        try:
+            cmd: m.Command = (m.SaveAgentForHA(agent_id=aid, data={"desktop": aid})
+                              if self.rng.random() < 0.3 else m.GetAgentStatus(agent_id=aid))
+            r = await self.send(zone, cmd)
+        finally:
+            self.resyncing.discard(aid)
+        if isinstance(r, m.Accepted) and r.agent is not None:
+            self.stats.resyncs += 1
+            old = self._absorb(r.agent)
+            if old is not None and old.agent_state.value == "Unknown":
+                self._resume(r.agent)
+
+    def _resume(self, a: m.Agent) -> None:
+        """Carry on after a resync: an idle agent (PAM resolves it NotReady) says Ready
+        again; one in wrap-up or with a preview acts on it as on first sight."""
+        if a.agent_state.value == "NotReady" and a.call_state.value == "Idle":
+            if self.shift_over:
+                self._log_out(a.agent_id)
+            else:
+                self.later(self.rng.uniform(0.1, 0.5), lambda: self._back(a.agent_id))
+        elif a.agent_state.value != "Logout":
+            self._desktop(a, None)
 
     async def _if(self, aid: str, call_state: str, sid: str, cmd: m.Command) -> None:
         """Send ``cmd`` only if the desktop still sees the state it decided on."""
@@ -532,6 +581,7 @@ class LoadTest:
                                   "p99": pct(v, .99), "max": pct(v, 1.0)}
                               for k, v in sorted(s.latencies.items())}},
             "calls_connected": s.calls_connected,
+            "resyncs": s.resyncs,
             "calls_abandoned_no_agent": s.calls_abandoned,
             "previews_offered": s.previews, "callbacks_offered": s.callbacks,
             "agent_occupancy": round(s.busy_samples / s.logged_samples, 3)

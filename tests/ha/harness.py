@@ -399,6 +399,11 @@ class Load:
         assert isinstance(r, m.Accepted), r
 
     def decide(self, aid: str, a: m.Agent | None) -> m.Command:
+        if a is not None and a.agent_state is sm.A.UNKNOWN:
+            # in doubt after a takeover: resync as a real desktop does (either command)
+            if self.rng.random() < 0.5:
+                return m.SaveAgentForHA(agent_id=aid, data={"desktop": aid})
+            return m.GetAgentStatus(agent_id=aid)
         if a is None or a.agent_state is sm.A.LOGOUT:
             return m.Login(agent_id=aid, zone=self.zone, extension=aid,
                            skills=[m.Skill(name="sales", level=1 + int(aid[1:]) % 5)])
@@ -591,6 +596,11 @@ def delete_keys(redis_url: str, prefix: str) -> None:
         r.close()
 
 
+#: Causes of state changes no command claims as its own: PAM's takeover marks agents
+#: in doubt (MarkUnknown), and a resync (GetAgentStatus, which is read-only otherwise,
+#: or the resync timeout) resolves them (ResolveUnknown). The checker replays them as
+#: the internal inputs they are, where they happened.
+INTERNAL_CAUSES = {"MarkUnknown": sm.MarkUnknown, "ResolveUnknown": sm.ResolveUnknown}
 #: The ``cause`` of the first state change a wire command makes to its agent.
 CAUSES: dict[type[m.Command], str] = {m.CustomerConnected: "OfferContact",
                                       m.CustomerDisconnected: "CallEnded"}
@@ -689,15 +699,28 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
     versions: dict[str, list[int]] = defaultdict(list)
     for aid, v in claims:
         versions[aid].append(v)
+    internal: dict[tuple[str, int], m.AgentStateChanged] = {
+        k: ev for k, (_, ev) in changes.items() if ev.cause in INTERNAL_CAUSES}
+    for aid, v in internal:
+        if (aid, v) not in claims:
+            versions[aid].append(v)
     # A command accepted without a change reports the version before it, like the one
     # that made that version: the producer of a version is the claim whose command is
     # the cause of the first change after the previous producer's version.
-    applied: list[tuple[int, Op, str, int, int]] = []  # (position, op, agent, lo, hi)
+    # (position, op or internal input, agent, lo, hi)
+    applied: list[tuple[int, Op | sm.Internal, str, int, int]] = []
     for aid, vs in versions.items():
         final = state.versions.get(aid, 0)
         prev = 0
-        for v in sorted(vs):
+        for v in sorted(set(vs)):
             step = changes.get((aid, prev + 1))
+            if (v == prev + 1 and step is not None and step[1].cause in INTERNAL_CAUSES
+                    and not any(step[1].cause == cause_of(o.cmd) for o in claims[(aid, v)])):
+                # a change of PAM's own (takeover, resync): replayed as that input
+                applied.append((step[0], INTERNAL_CAUSES[step[1].cause](agent_id=aid),
+                                aid, prev, v))
+                prev = v
+                continue
             producer = next((o for o in claims[(aid, v)] if v > prev and (
                 step is None or step[1].cause == cause_of(o.cmd))), None)
             if producer is None:
@@ -763,7 +786,7 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
     for o in job_ops:
         now = now or datetime.now(UTC)
         model.handle(o.cmd, sm.Context(zone=zone, now=now))
-    for _, o, aid, lo, hi in sorted(applied, key=lambda x: x[0]):
+    for _, step_in, aid, lo, hi in sorted(applied, key=lambda x: x[0]):
         # PAM's clock at that command: the time its first moving change took effect
         for v in range(lo + 1, hi + 1):
             ch = changes.get((aid, v))
@@ -771,6 +794,10 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
                 now = ch[1].snapshot.since
                 break
         assert now is not None
+        if isinstance(step_in, sm.Internal):
+            model.internal(step_in, sm.Context(zone=zone, now=now))
+            continue
+        o = step_in
         res = model.handle(o.cmd, sm.Context(zone=zone, now=now))
         want = o.reply
         got = res.reply

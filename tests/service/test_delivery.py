@@ -44,11 +44,18 @@ async def test_redelivery_after_commit_before_ack_applies_once_and_announces_onc
     # exactly one state event for that Ready, published by the standby from the outbox
     ev = await pam.events.wait_for(m.AgentStateChanged, cause="Ready")
     assert isinstance(ev, m.AgentStateChanged) and ev.snapshot.version == v0 + 1
+    # that change was never confirmed announced: A is in doubt (Unknown) until its
+    # desktop resyncs (docs/deployment.md, "Agents in doubt"; tests/service/
+    # test_failover_resync.py)
+    unk = await pam.events.wait_for(m.AgentStateChanged)
+    assert isinstance(unk, m.AgentStateChanged) and unk.cause == "MarkUnknown"
+    assert unk.seq == ev.seq + 1 and unk.snapshot.version == v0 + 2
+    await pam.no(m.NotReady(agent_id="A", reason_code=3), "Unavailable")
+    assert (await pam.status("A")).agent_state.value == "NotReady"  # resynced
     await pam.ok(m.NotReady(agent_id="A", reason_code=3))
-    nxt = await pam.events.wait_for(m.AgentStateChanged)
-    assert isinstance(nxt, m.AgentStateChanged) and nxt.cause == "NotReady"
-    assert nxt.seq == ev.seq + 1 or nxt.seq > ev.seq  # no repeat of the Ready event
-    assert (await pam.status("A")).version == v0 + 2
+    nxt = await pam.events.wait_for(m.AgentStateChanged, cause="NotReady")
+    assert isinstance(nxt, m.AgentStateChanged) and nxt.seq > unk.seq  # no repeat
+    assert (await pam.status("A")).version == v0 + 4
     pam.services.remove(active)
 
 
