@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure RabbitMQ (5672) and Redis (6379) answer on this machine.
+# Make sure RabbitMQ (5672), Redis (6379) and PostgreSQL (5432, for the report store's
+# tests) answer on this machine.
 # Starts a local one that is installed but stopped; otherwise says what to install.
 # Never stops or reconfigures a running server.
 set -euo pipefail
@@ -8,6 +9,8 @@ AMQP_HOST=${PAM_AMQP_HOST:-127.0.0.1}
 AMQP_PORT=${PAM_AMQP_PORT:-5672}
 REDIS_HOST=${PAM_REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${PAM_REDIS_PORT:-6379}
+PG_HOST=${PAM_PG_HOST:-127.0.0.1}
+PG_PORT=${PAM_PG_PORT:-5432}
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -49,5 +52,20 @@ else
   echo "error: RabbitMQ is not running and rabbitmq-server is not installed." >&2
   echo "       Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server, 3.10 or newer) or" >&2
   echo "       set PAM_AMQP_HOST/PAM_AMQP_PORT to a RabbitMQ you run (guest/guest on loopback)." >&2
+  exit 1
+fi
+
+if [ -n "${PAM_TEST_PG_URL:-}" ]; then
+  echo "postgres: the report tests use PAM_TEST_PG_URL"
+elif port_open "$PG_HOST" "$PG_PORT"; then
+  echo "postgres: answering on $PG_HOST:$PG_PORT"
+elif command -v pg_ctlcluster >/dev/null && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
+  echo "postgres: not answering; starting the local cluster"
+  pg_lsclusters -h | while read -r ver name _; do pg_ctlcluster "$ver" "$name" start || true; done
+  wait_port "$PG_HOST" "$PG_PORT" postgres 30
+else
+  echo "error: PostgreSQL is not running and no local cluster is installed." >&2
+  echo "       Install it (Debian/Ubuntu: sudo apt-get install postgresql) or set" >&2
+  echo "       PAM_TEST_PG_URL to a PostgreSQL the report tests may create schemas in." >&2
   exit 1
 fi
