@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUST_SRC := $(shell find dispatcher_rs/src -name '*.rs' 2>/dev/null) dispatcher_rs/Cargo.toml Cargo.lock
 
-.PHONY: test demo setup services lint typecheck cargo-test pytest diagram docs clean
+.PHONY: test demo setup services browser lint typecheck cargo-test pytest diagram docs clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml $(RUST_SRC)
 services:
 	@bash infra/ensure-services.sh
 
+# Chromium for the dashboard's browser tests (Debian's package; Playwright drives it).
+browser:
+	@bash infra/ensure-browser.sh
+
 lint: setup
 	$(BIN)/ruff check .
 
@@ -31,10 +35,10 @@ typecheck: setup
 cargo-test:
 	cargo test -q -p dispatcher_rs
 
-pytest: setup services
+pytest: setup services browser
 	$(BIN)/pytest -q
 
-test: setup services lint typecheck cargo-test pytest
+test: setup services browser lint typecheck cargo-test pytest
 	@echo "make test: all checks passed"
 
 diagram: setup

@@ -100,10 +100,15 @@ class PamClient:
 
     async def publish(self, zone: str, body: bytes, *, message_id: str | None = None,
                       reply: bool = False, correlation_id: str | None = None,
-                      expiration: float | None = None) -> str:
-        """Publish raw bytes as a command (for tests of bad input); returns the message id."""
+                      expiration: float | None = None,
+                      headers: dict[str, str] | None = None) -> str:
+        """Publish raw bytes as a command (for tests of bad input); returns the message id.
+
+        ``headers`` travel as AMQP headers, e.g. ``x-pam-on-behalf-of``: the person a
+        trusted tool (the dashboard) acts for, which PAM logs with the command."""
         mid = message_id or uuid.uuid4().hex
         props = Basic.Properties(
+            headers=dict(headers) if headers else None,
             message_id=mid, content_type="application/json", delivery_mode=2,
             user_id=self.user_id, reply_to=self.reply_queue.name if reply else None,
             correlation_id=correlation_id or (mid if reply else None),
@@ -120,7 +125,8 @@ class PamClient:
         return mid
 
     async def send(self, zone: str, cmd: m.Command, *, timeout: float = 10.0,
-                   message_id: str | None = None) -> m.AnyReply:
+                   message_id: str | None = None,
+                   headers: dict[str, str] | None = None) -> m.AnyReply:
         """Send a command and await its reply."""
         mid = message_id or uuid.uuid4().hex
         corr = uuid.uuid4().hex
@@ -128,7 +134,7 @@ class PamClient:
         self.pending[corr] = fut
         try:
             await self.publish(zone, m.encoder.encode(cmd), message_id=mid, reply=True,
-                               correlation_id=corr)
+                               correlation_id=corr, headers=headers)
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError as e:
             raise ReplyTimeout(f"{type(cmd).__name__} to zone {zone!r}: no reply in {timeout} s "

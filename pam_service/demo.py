@@ -1,12 +1,16 @@
 """`make demo`: PAM's main job, run as a newcomer would.
 
 Starts two PAM instances (for each zone one is active and one a hot standby), the
-blender, then a 60-second simulation of 300 agents in two zones through the load-
-testing harness; prints the summary and where the chart is; stops everything it
-started. RabbitMQ and Redis must answer (the Makefile runs infra/ensure-services.sh
-first). Each run uses its own RabbitMQ vhost and Redis key prefix, removed after.
+blender and the Supervisor Dashboard (http://127.0.0.1:8080/, admin/admin), then a
+60-second simulation of 300 agents in two zones through the load-testing harness;
+takes screenshots of the dashboard under load (when Chromium is installed); prints the
+summary and where the chart is; stops everything it started (``--keep``: the dashboard
+and PAM stay up until Ctrl-C, to look around). RabbitMQ and Redis must answer (the
+Makefile runs infra/ensure-services.sh first). Each run uses its own RabbitMQ vhost
+and Redis key prefix, removed after.
 
     python -m pam_service.demo [--agents 300] [--duration 60] [--out out/]
+                               [--dashboard-port 8080] [--keep]
 """
 
 from __future__ import annotations
@@ -94,6 +98,39 @@ class Procs:
                 p.wait()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(host, port):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"[demo] nothing answers on {host}:{port} after {timeout:g} s")
+        time.sleep(0.2)
+
+
+def screenshots(lt: subprocess.Popen[bytes], url: str, out: Path, duration: float) -> None:
+    """Screenshots of the dashboard at about 60% of the run, under full load."""
+    chromium = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
+    if not shutil.which(chromium):
+        say("no Chromium (make browser installs it): no screenshots of the dashboard")
+        return
+    deadline = time.monotonic() + duration * 0.6
+    while time.monotonic() < deadline and lt.poll() is None:
+        time.sleep(0.5)
+    if lt.poll() is not None:
+        return
+    shot = subprocess.run([sys.executable, "-m", "supervisor_api.web.screenshot", "--url", url,
+                           "--out", str(out)], capture_output=True, text=True, check=False)
+    if shot.returncode == 0:
+        say("dashboard screenshots under load: " + ", ".join(shot.stdout.split()))
+    else:
+        say(f"could not take screenshots of the dashboard: {shot.stderr.strip()[-300:]}")
+
+
 def wait_served(amqp_url: str, zones: list[str], timeout: float = 60) -> None:
     """Until every zone answers a GetZoneStatus (an instance consumes it)."""
     import asyncio
@@ -147,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zones", default="z1,z2")
     ap.add_argument("--duration", type=float, default=60)
     ap.add_argument("--out", default="out")
+    ap.add_argument("--dashboard-port", type=int, default=8080,
+                    help="the dashboard's port (a free one if this is taken)")
+    ap.add_argument("--keep", action="store_true",
+                    help="after the simulation keep PAM and the dashboard up until Ctrl-C")
     args = ap.parse_args(argv)
     zones = args.zones.split(",")
     out = Path(args.out)
@@ -175,16 +216,27 @@ def main(argv: list[str] | None = None) -> int:
         say("starting the blender")
         procs.start("blender", ["-m", "blender", "--zones", ",".join(zones),
                                 "--amqp-url", amqp_url])
-        time.sleep(1)  # not a wait for an effect: gives the two starts their log lines first
+        port = args.dashboard_port if not port_open("127.0.0.1", args.dashboard_port) \
+            else free_port()
+        dash_url = f"http://127.0.0.1:{port}/"
+        reports_db = out / "reports.sqlite3"
+        reports_db.unlink(missing_ok=True)  # a new run numbers its events from 1 again
+        say(f"starting the Supervisor Dashboard on {dash_url} (log in as admin/admin)")
+        procs.start("dashboard", ["-m", "supervisor_api", "serve", "--zones", ",".join(zones),
+                                  "--port", str(port), "--amqp-url", amqp_url,
+                                  "--reports-db", f"sqlite:///{reports_db}"])
+        wait_port("127.0.0.1", port, 60)
         procs.check()
         say(f"simulating {args.agents} agents in zones {','.join(zones)} for "
-            f"{args.duration:.0f} s (metrics of pam-a on http://127.0.0.1:9464/metrics)")
-        lt = subprocess.run(
+            f"{args.duration:.0f} s (metrics of pam-a on http://127.0.0.1:9464/metrics; "
+            f"watch it live on {dash_url})")
+        lt = subprocess.Popen(
             [sys.executable, "-m", "pam_service.loadtest", "--agents", str(args.agents),
              "--zones", ",".join(zones), "--duration", str(args.duration),
              "--amqp-url", amqp_url, "--json", str(out / "demo.json"),
-             "--chart", str(out / "demo.png")], check=False)
-        code = lt.returncode
+             "--chart", str(out / "demo.png")])
+        screenshots(lt, dash_url, out, args.duration)
+        code = lt.wait()
         procs.check()
         summary: dict[str, Any] = json.loads((out / "demo.json").read_text())
         say(f"{summary['commands']} commands ({summary['commands_per_s']}/s), "
@@ -199,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         summary["redis_total_bytes_per_agent"] = round(total / per)
         (out / "demo.json").write_text(json.dumps(summary, indent=2))
         say(f"summary: {out / 'demo.json'}   chart: {out / 'demo.png'}")
+        if args.keep:
+            say(f"PAM and the dashboard ({dash_url}) stay up; Ctrl-C stops everything")
+            while True:
+                time.sleep(3600)
     except KeyboardInterrupt:
         say("interrupted")
         code = 130

@@ -4,6 +4,9 @@
     pam-supervisor release AGENT --zone z1
     pam-supervisor move    AGENT JOB --zone z1
     pam-supervisor alarms  --zone z1 [--count N] [--json]
+    pam-supervisor report  ingest | activity AGENT | campaign | summary  (see report -h)
+    pam-supervisor serve   --zones z1,z2 [--port 8080] [--users FILE]   (the dashboard)
+    pam-supervisor hash-password
 
 Every command takes --amqp-url (env PAM_AMQP_URL), --zone (env PAM_ZONE) and
 --timeout. Exit codes: 0 done; 1 PAM refused the command (the reason and what to do
@@ -33,6 +36,7 @@ from pam_service import messages as m
 from pam_service.client import ReplyTimeout, UnknownZone
 from supervisor_api.client import SupervisorClient, ZoneWatch
 from supervisor_api.errors import CommandRejected
+from supervisor_api.reports import cli as report_cli
 from supervisor_api.views import (
     LiveAgents,
     agents_table,
@@ -40,6 +44,7 @@ from supervisor_api.views import (
     move_outcome,
     release_outcome,
 )
+from supervisor_api.web import cli as web_cli
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -201,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for sp in sub.choices.values():
         _common(sp, defaults=False)
+    report_cli.add_parser(sub, lambda sp: _common(sp, defaults=False))
+    web_cli.add_parser(sub, lambda sp: _common(sp, defaults=False))
     return p
 
 
@@ -212,6 +219,10 @@ async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -
     """Parse and run one command; returns the exit code (argparse exits 2 on bad usage)."""
     args = build_parser().parse_args(argv)
     ctx = ctx or Context()
+    if getattr(args, "report_handler", None) is not None:  # the report store, not PAM
+        return await report_cli.run(args, ctx.out, ctx.err)
+    if getattr(args, "web_handler", None) is not None:  # the dashboard connects itself
+        return int(await args.web_handler(args, ctx.out, ctx.err))
     handler: Handler = args.handler
     try:
         sup = await SupervisorClient.connect(args.amqp_url, timeout=args.timeout)

@@ -18,9 +18,11 @@ from typing import Self
 
 from pam_service import messages as m
 from pam_service.client import EventStream, PamClient
+from pam_service.topology import ON_BEHALF_OF
 from supervisor_api.errors import CommandRejected
 
 WatchEvent = m.AgentStateChanged | m.Alarm
+
 
 
 class SupervisorClient:
@@ -44,9 +46,14 @@ class SupervisorClient:
         await self.close()
 
     async def _ask(self, zone: str, cmd: m.Command, action: str,
-                   agent: str | None = None) -> m.Accepted:
-        """Send; raise ``CommandRejected`` (or the client's UnknownZone / ReplyTimeout)."""
-        reply = await self.pam.send(zone, cmd, timeout=self.timeout)
+                   agent: str | None = None, on_behalf_of: str | None = None) -> m.Accepted:
+        """Send; raise ``CommandRejected`` (or the client's UnknownZone / ReplyTimeout).
+
+        ``on_behalf_of`` names the person a shared tool acts for (the dashboard's logged-in
+        supervisor); it travels as the ``x-pam-on-behalf-of`` header beside the
+        broker-checked ``user_id``."""
+        headers = {ON_BEHALF_OF: on_behalf_of} if on_behalf_of else None
+        reply = await self.pam.send(zone, cmd, timeout=self.timeout, headers=headers)
         if isinstance(reply, m.Rejected):
             raise CommandRejected(reply, action=action, zone=zone, agent=agent,
                                   user=self.pam.user_id)
@@ -63,17 +70,21 @@ class SupervisorClient:
         assert reply.agent is not None, "PAM answers GetAgentStatus with the agent"
         return reply.agent
 
-    async def release_from_outbound(self, zone: str, agent_id: str) -> m.AgentSnapshot:
-        """Release From Outbound: JobInbound now if idle, PendingManualInbound if busy."""
-        reply = await self._ask(zone, m.ReleaseFromOutbound(agent_id=agent_id),
-                                "the release", agent_id)
+    async def release_from_outbound(self, zone: str, agent_id: str, *,
+                                    thrash_seconds: int = 0,
+                                    on_behalf_of: str | None = None) -> m.AgentSnapshot:
+        """Release From Outbound: JobInbound now if idle, PendingManualInbound if busy.
+        For ``thrash_seconds`` PAM ignores the blender's attempts to return the agent."""
+        reply = await self._ask(zone, m.ReleaseFromOutbound(agent_id=agent_id,
+                                                            thrash_seconds=thrash_seconds),
+                                "the release", agent_id, on_behalf_of)
         return reply.agent or await self.agent(zone, agent_id)
 
-    async def move_agent_to_job(self, zone: str, agent_id: str,
-                                job_id: str) -> m.AgentSnapshot:
+    async def move_agent_to_job(self, zone: str, agent_id: str, job_id: str, *,
+                                on_behalf_of: str | None = None) -> m.AgentSnapshot:
         """Move to another outbound job: now if idle, PendingManualJobMovement if busy."""
         reply = await self._ask(zone, m.MoveAgentToJob(agent_id=agent_id, job_id=job_id),
-                                f"the move to job {job_id}", agent_id)
+                                f"the move to job {job_id}", agent_id, on_behalf_of)
         return reply.agent or await self.agent(zone, agent_id)
 
     def watch(self, zone: str, *, states: bool = True, alarms: bool = True) -> ZoneWatch:

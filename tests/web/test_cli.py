@@ -1,0 +1,63 @@
+"""`pam-supervisor serve` and `hash-password` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from argon2 import PasswordHasher
+
+from tests.service.conftest import Pam
+from tests.web.conftest import free_port
+
+CLI = [sys.executable, "-m", "supervisor_api"]
+
+
+def test_hash_password_prints_an_argon2_hash_of_the_password() -> None:
+    out = subprocess.run([*CLI, "hash-password", "--stdin"], input="correct horse\n",
+                         capture_output=True, text=True, timeout=60, check=True)
+    h = out.stdout.strip()
+    assert h.startswith("$argon2id$") and PasswordHasher().verify(h, "correct horse")
+
+
+def test_serve_with_a_bad_users_file_says_what_to_do(tmp_path: Path) -> None:
+    bad = tmp_path / "users.toml"
+    bad.write_text('[users.x]\nrole = "viewer"\npassword_hash = "plain"\n')
+    out = subprocess.run([*CLI, "serve", "--users", str(bad)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "hash-password" in out.stderr
+
+
+async def test_serve_runs_the_dashboard_and_stops_cleanly_on_sigterm(
+        pam: Pam, tmp_path: Path) -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "serve", "--zones", "z1", "--port", str(port), "--amqp-url", pam.amqp_url,
+        "--reports-db", f"sqlite:///{tmp_path / 'r.sqlite3'}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        async with httpx.AsyncClient() as c:
+            while True:
+                try:
+                    r = await c.get(f"http://127.0.0.1:{port}/")
+                    break
+                except httpx.TransportError:
+                    assert proc.returncode is None, await proc.stderr.read()  # type: ignore[union-attr]
+                    assert loop.time() < deadline, "the dashboard did not answer in 30 s"
+                    await asyncio.sleep(0.1)
+            assert r.status_code == 200 and "PAM Supervisor Dashboard" in r.text
+            assert (await c.get(f"http://127.0.0.1:{port}/api/me")).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = await asyncio.wait_for(proc.wait(), 30)
+    err = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    assert rc == 0, err
+    assert "development users admin/admin" in err
