@@ -48,6 +48,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resync-timeout", type=float, default=60.0,
                    help="seconds an agent in doubt after a takeover may stay Unknown before "
                         "PAM resolves it without its desktop (default 60)")
+    p.add_argument("--redis-wait-replicas", type=int, default=0, metavar="N",
+                   help="after each commit, wait until N replicas have it (Redis WAIT) "
+                        "before answering: no answered command is lost when Sentinel "
+                        "promotes a replica (default 0: asynchronous replication)")
+    p.add_argument("--redis-wait-timeout-ms", type=int, default=500,
+                   help="how long WAIT may take before the batch counts as failed and is "
+                        "retried (default 500)")
     p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -68,7 +75,9 @@ async def run(args: argparse.Namespace) -> int:
                               key_prefix=args.key_prefix, policy=policy,
                               callback_due_utc=args.callback_due_utc, instance=args.instance,
                               prefer=prefer, prefer_delay_s=args.prefer_delay,
-                              resync_timeout_s=args.resync_timeout))
+                              resync_timeout_s=args.resync_timeout,
+                              redis_wait_replicas=args.redis_wait_replicas,
+                              redis_wait_timeout_ms=args.redis_wait_timeout_ms))
     if args.metrics_port:
         REGISTRY.register(AgentsByState(svc))
         start_http_server(args.metrics_port, addr="127.0.0.1")

@@ -91,6 +91,10 @@ class Settings:
     #: An agent left Unknown after a takeover (docs/deployment.md, "Agents in doubt")
     #: whose desktop has not resynced within this time is resolved by PAM itself.
     resync_timeout_s: float = 60.0
+    #: Redis WAIT after each commit: replicas that must have it before PAM answers
+    #: (docs/deployment.md, "Redis behind Sentinel"); 0 = asynchronous replication.
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 500
     callback_due_utc: bool = False
     instance: str = "pam"
     #: Tries of a batch that cannot be committed before it is requeued.
@@ -146,7 +150,9 @@ class ZoneWorker:
     def __init__(self, svc: PamService, zone: str) -> None:
         self.svc = svc
         self.name = zone
-        self.store = ZoneStore(svc.redis, zone, svc.settings.key_prefix, svc.settings.dedup_ttl_s)
+        self.store = ZoneStore(svc.redis, zone, svc.settings.key_prefix, svc.settings.dedup_ttl_s,
+                               wait_replicas=svc.settings.redis_wait_replicas,
+                               wait_timeout_ms=svc.settings.redis_wait_timeout_ms)
         pool: Pool | None = svc.settings.pool_factory() if svc.settings.pool_factory else None
         self.zone = Zone(zone, pool)
         self.token: int | None = None

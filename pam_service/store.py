@@ -94,6 +94,10 @@ def connect_redis(url: str) -> aioredis.Redis:
     return primary
 
 
+class ReplicaLag(aioredis.TimeoutError):
+    """Fewer replicas than required acknowledged a commit (Redis WAIT): retry it."""
+
+
 class Fenced(Exception):
     """Another instance took this zone over: stop writing, drop the in-memory state."""
 
@@ -130,8 +134,11 @@ def with_seq(body: bytes, seq: int) -> bytes:
 
 class ZoneStore:
     def __init__(self, redis: aioredis.Redis, zone: str, prefix: str = "pam",
-                 dedup_ttl_s: int = 600) -> None:
+                 dedup_ttl_s: int = 600, *, wait_replicas: int = 0,
+                 wait_timeout_ms: int = 500) -> None:
         self.r = redis
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
         self.zone = zone
         base = f"{prefix}:{{{zone}}}"
         self.k_fence = f"{base}:fence"
@@ -188,6 +195,15 @@ class ZoneStore:
             raise Fenced(self.zone)
         if tag != "OK":
             raise Conflict(f"{tag} {res[1:]!r}")
+        if self.wait_replicas:
+            # Replication is asynchronous: a primary that dies right after the commit may
+            # take it along. Answer only once replicas have it; otherwise the batch is
+            # retried (its dedup records make the retry answer, not re-apply, on a primary
+            # that kept it; a promoted replica that never had it applies it once).
+            acked = await self.r.wait(self.wait_replicas, self.wait_timeout_ms)
+            if acked < self.wait_replicas:
+                raise ReplicaLag(f"{acked} of {self.wait_replicas} replicas acknowledged "
+                                 f"the commit within {self.wait_timeout_ms} ms")
         it = iter(res[1:])
         return Committed([(i.decode(), int(s)) for i, s in zip(it, it, strict=True)])
 

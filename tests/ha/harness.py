@@ -218,12 +218,14 @@ class Instance:
 
 
 class RedisServer:
-    """A private redis-server with AOF (data survive a restart, as in production)."""
+    """A private redis-server with AOF (data survive a restart, as in production);
+    ``extra`` adds options (``--replicaof host port`` for a replica)."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: Iterable[str] = ()) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="pam-ha-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra = list(extra)
 
     @property
     def url(self) -> str:
@@ -234,7 +236,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.dir),
-             "--daemonize", "no"], stdout=log, stderr=log)
+             "--daemonize", "no", *self.extra], stdout=log, stderr=log)
         log.close()
         r = redis_sync.Redis(port=self.port, socket_timeout=1)
         deadline = time.monotonic() + timeout
@@ -263,6 +265,89 @@ class RedisServer:
 
     def cleanup(self) -> None:
         self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SentinelRedis:
+    """Redis as production runs it: a primary, two replicas and a Sentinel watching them
+    (quorum 1, a primary is down after 1 s). PAM connects through the Sentinel. Two
+    replicas: after a promotion the new primary still has one to WAIT for."""
+
+    NAME = "pam"
+
+    def __init__(self) -> None:
+        self.primary = RedisServer()
+        self.replicas = [RedisServer(["--replicaof", "127.0.0.1", str(self.primary.port)])
+                         for _ in range(2)]
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="pam-ha-sentinel-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pam_url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.NAME}"
+
+    def start(self) -> None:
+        self.primary.start()
+        for r in self.replicas:
+            r.start()
+        conf = self.dir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor {self.NAME} 127.0.0.1 {self.primary.port} 1\n"
+            f"sentinel down-after-milliseconds {self.NAME} 1000\n"
+            f"sentinel failover-timeout {self.NAME} 5000\n")
+        log = open(self.dir / "sentinel.log", "ab")  # noqa: SIM115 - the child keeps it
+        self.proc = subprocess.Popen(["redis-server", str(conf), "--sentinel"],
+                                     stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 30
+        while self.replicas_in_sync() < 2 or self.primary_port() != self.primary.port:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Sentinel set-up did not come up in 30 s")
+            time.sleep(0.05)
+
+    def primary_port(self) -> int | None:
+        r = redis_sync.Redis(port=self.port, socket_timeout=1)
+        try:
+            addr = r.sentinel_get_master_addr_by_name(self.NAME)
+            return int(addr[1]) if isinstance(addr, tuple | list) else None
+        except redis_sync.exceptions.RedisError:
+            return None
+        finally:
+            r.close()
+
+    def replicas_in_sync(self) -> int:
+        r = redis_sync.Redis(port=self.primary_port() or self.primary.port, socket_timeout=1)
+        try:
+            info = r.info("replication")
+            return sum(1 for k, v in info.items() if k.startswith("slave")
+                       and isinstance(v, dict) and v.get("state") == "online")
+        except redis_sync.exceptions.RedisError:
+            return 0
+        finally:
+            r.close()
+
+    @property
+    def url(self) -> str:
+        """The current primary, as Sentinel names it (for the checks)."""
+        return f"redis://127.0.0.1:{self.primary_port()}/0"
+
+    def kill_primary(self) -> RedisServer:
+        """kill -9 of the current primary (no AOF rewrite, no goodbye)."""
+        port = self.primary_port()
+        victim = next(r for r in (self.primary, *self.replicas) if r.port == port)
+        assert victim.proc is not None
+        victim.proc.kill()
+        victim.proc.wait(timeout=10)
+        return victim
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        for r in (self.primary, *self.replicas):
+            r.cleanup()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -844,7 +929,9 @@ class Cluster:
 
     ``proxy``: ``"none"`` (instances connect to RabbitMQ directly), ``"shared"`` (all
     through one :class:`Proxy`) or ``"each"`` (one proxy per instance).
-    ``private_redis``: a :class:`RedisServer` of its own (to restart it)."""
+    ``private_redis``: a :class:`RedisServer` of its own (to restart it).
+    ``sentinel``: a :class:`SentinelRedis` of its own; the instances use the Sentinel
+    and WAIT for the replica after every commit."""
 
     logdir: Path
     proxy: str = "none"
@@ -855,6 +942,8 @@ class Cluster:
     prefix: str = ""
     redis_url: str = REDIS
     redis: RedisServer | None = None
+    sentinel: bool = False
+    sentinels: SentinelRedis | None = None
     proxies: list[Proxy] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
     client: PamClient | None = None
@@ -870,6 +959,13 @@ class Cluster:
             self.redis = RedisServer()
             await asyncio.to_thread(self.redis.start)
             self.redis_url = self.redis.url
+        instance_redis, extra = self.redis_url, []
+        if self.sentinel:
+            self.sentinels = SentinelRedis()
+            await asyncio.to_thread(self.sentinels.start)
+            self.redis_url = self.sentinels.url
+            instance_redis = self.sentinels.pam_url
+            extra = ["--redis-wait-replicas", "1"]
         for i in range(n):
             port = AMQP_PORT
             if self.proxy == "each" or (self.proxy == "shared" and not self.proxies):
@@ -878,10 +974,10 @@ class Cluster:
                 self.proxies.append(p)
             if self.proxies:
                 port = self.proxies[-1].port
-            inst = Instance(f"pam-ha-{i}", zones=self.zone, redis_url=self.redis_url,
+            inst = Instance(f"pam-ha-{i}", zones=self.zone, redis_url=instance_redis,
                             amqp=amqp_url(self.vhost, port, heartbeat=self.heartbeat,
                                           reconnect_interval=1),
-                            prefix=self.prefix, logdir=self.logdir)
+                            prefix=self.prefix, logdir=self.logdir, extra=extra)
             self.instances.append(inst)
             inst.start()
             await until(inst.started, 30, f"{inst.name} consuming")
@@ -933,6 +1029,8 @@ class Cluster:
             delete_keys(self.redis_url, self.prefix)
         if self.redis is not None:
             self.redis.cleanup()
+        if self.sentinels is not None:
+            self.sentinels.cleanup()
         if self.vhost:
             await asyncio.to_thread(delete_vhost, self.vhost)
 

@@ -122,3 +122,25 @@ async def test_connections_closed_by_the_broker_are_re_established(
     rep = await c.finish()
     print(json.dumps(rep.as_dict(), indent=1))
     assert rep.failures() == {}, rep.details
+
+
+async def test_sentinel_promotes_the_replica_when_the_redis_primary_dies(
+        make_cluster: MakeCluster, record_property: Record) -> None:
+    # production's Redis: primary + replica + Sentinel; PAM waits for the replica
+    # (--redis-wait-replicas 1), so no answered command dies with the primary
+    c = await make_cluster(sentinel=True)
+    assert c.load is not None and c.sentinels is not None
+    await c.load.wait_answers(BEFORE)
+    old = c.sentinels.primary_port()
+    t_kill = time.monotonic()
+    await asyncio.to_thread(c.sentinels.kill_primary)
+    await until(lambda: c.sentinels is not None and c.sentinels.primary_port() not in
+                (None, old), 60, "Sentinel promoting the replica")
+    c.redis_url = c.sentinels.url  # the checks read the new primary
+    await c.load.wait_answers(AFTER, timeout=90)
+    stall = c.load.first_reply_after(t_kill)
+    record_property("redis_failover_s", stall)
+    print(f"first reply after the Redis primary died: {stall} s")
+    rep = await c.finish()
+    print(json.dumps(rep.as_dict(), indent=1))
+    assert rep.failures() == {}, rep.details
