@@ -201,6 +201,9 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--procs", type=int, default=2, help="driver processes")
     ap.add_argument("--window", type=int, default=150, help="outstanding requests per process")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="run PAM under cProfile and write its stats here (slower: for "
+                         "finding where the time goes, not for the figures)")
     args = ap.parse_args()
 
     def say(msg: str) -> None:
@@ -217,8 +220,10 @@ def main() -> int:
     agents = [f"a{i:05d}" for i in range(args.agents)]
     try:
         pam_url, echo_url = AMQP + v_pam, AMQP + v_echo
+        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "pam_service", "--zones", ZONE, "--amqp-url", pam_url,
+            [sys.executable, *profile, "-m", "pam_service", "--zones", ZONE,
+             "--amqp-url", pam_url,
              "--redis-url", REDIS, "--key-prefix", prefix, "--log-level", "warning"], cwd=ROOT))
         procs.append(subprocess.Popen(
             [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
