@@ -59,10 +59,13 @@ class SupervisorClient:
                                   user=self.pam.user_id)
         return reply
 
+    async def zone_status(self, zone: str) -> m.Accepted:
+        """The zone's logged-in agents (by agent id) and job-tasks (by job id)."""
+        return await self._ask(zone, m.GetZoneStatus(zone=zone), "the zone status request")
+
     async def zone_agents(self, zone: str) -> list[m.AgentSnapshot]:
         """The zone's logged-in agents, by agent id."""
-        reply = await self._ask(zone, m.GetZoneStatus(zone=zone), "the zone status request")
-        return list(reply.agents or [])
+        return list((await self.zone_status(zone)).agents or [])
 
     async def agent(self, zone: str, agent_id: str) -> m.AgentSnapshot:
         reply = await self._ask(zone, m.GetAgentStatus(agent_id=agent_id),

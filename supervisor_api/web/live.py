@@ -162,8 +162,7 @@ class Board:
     async def snapshot(self, zone: str) -> bool:
         """Ask PAM for the zone; on failure mark it unavailable and keep asking."""
         try:
-            reply = await self.sup._ask(zone, m.GetZoneStatus(zone=zone),
-                                        "the zone status request")
+            reply = await self.sup.zone_status(zone)
         except (ReplyTimeout, UnknownZone, PamError) as e:
             reason = ("no PAM instance serves this zone" if isinstance(e, UnknownZone)
                       else "PAM does not answer (failover in progress?)")
@@ -238,8 +237,8 @@ class Board:
                 self._put_job(zone, msgspec.structs.replace(job, assigned=tuple(sorted(members))))
         elif isinstance(ev, m.CallNotify) and ev.job_id and ev.origin == "connect":
             self._count(zone, ev.job_id, 0)
-        elif type(ev).__name__ == "CallNotConnected":
-            self._count(zone, getattr(ev, "job_id", ""), 1)
+        elif isinstance(ev, m.CallNotConnected):
+            self._count(zone, ev.job_id, 1)
 
     def _count(self, zone: str, job_id: str, which: int) -> None:
         c = self.counts.setdefault((zone, job_id), [0, 0])
