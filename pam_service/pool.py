@@ -37,7 +37,8 @@ class RustPool:
             self._job(job)
         self.pool.update(
             agent.agent_id, job.job_id if job is not None and running else None,
-            _A[agent.agent_state.value], _C[agent.call_state.value], _J[agent.job_state.value],
+            # The states are StrEnums: a member finds its name's code (no ``.value`` call).
+            _A[agent.agent_state], _C[agent.call_state], _J[agent.job_state],
             agent.nailed, int(agent.since.timestamp() * 1000),
             {s.name: s.level for s in agent.skills})
 

@@ -69,6 +69,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ordid::MapId;
+use crate::sorted::SortedSet;
 use crate::state::Error;
 
 /// Agent ids and job-task names.
@@ -200,7 +201,7 @@ struct Job {
     count: usize,
     members: FxHashSet<Id>,
     /// Per skill set: idle agents on this job qualifying for it, by `(proficiency, id)`.
-    idle: FxHashMap<SetId, BTreeSet<AgentKey>>,
+    idle: FxHashMap<SetId, SortedSet<AgentKey>>,
     /// `count > min`: its idle agents may be donated.
     donor: bool,
     /// Where it is filed: (below target, below cap, over cap).
@@ -297,7 +298,7 @@ fn job_index_remove(
         return;
     }
     let new_first = idx.first().cloned();
-    if new_first.is_none() {
+    if idx.is_empty() {
         job.idle.remove(&set);
     }
     if job.donor && was_first {
@@ -345,6 +346,7 @@ impl Allocator {
         if !a.indexed() {
             return;
         }
+        let key = MapId::new(id);
         match &a.place {
             Place::Free => {
                 for &(set, p) in &a.quals {
@@ -352,7 +354,7 @@ impl Allocator {
                         .get_mut(&set)
                         .expect("live set")
                         .free
-                        .insert((-p, MapId::new(&a.id)));
+                        .insert((-p, key.clone()));
                 }
                 self.free_idle += 1;
             }
@@ -361,7 +363,7 @@ impl Allocator {
                 let mut qualified = false;
                 for &(set, p) in &a.quals {
                     qualified |= set == job.set;
-                    job_index_insert(job, &mut self.sets, set, (p, MapId::new(&a.id)));
+                    job_index_insert(job, &mut self.sets, set, (p, key.clone()));
                 }
                 if !qualified {
                     self.mismatched.insert((j.clone(), a.id.clone()));
@@ -376,6 +378,7 @@ impl Allocator {
         if !a.indexed() {
             return;
         }
+        let key = MapId::new(id);
         match &a.place {
             Place::Free => {
                 for &(set, p) in &a.quals {
@@ -383,16 +386,19 @@ impl Allocator {
                         .get_mut(&set)
                         .expect("live set")
                         .free
-                        .remove(&(-p, MapId::new(&a.id)));
+                        .remove(&(-p, key.clone()));
                 }
                 self.free_idle -= 1;
             }
             Place::On(j) => {
                 let job = self.jobs.get_mut(j).expect("known job");
                 for &(set, p) in &a.quals {
-                    job_index_remove(job, &mut self.sets, set, &(p, MapId::new(&a.id)));
+                    job_index_remove(job, &mut self.sets, set, &(p, key.clone()));
                 }
-                self.mismatched.remove(&(j.clone(), a.id.clone()));
+                // Most of the time nothing is mismatched: skip the clones of two shared ids.
+                if !self.mismatched.is_empty() {
+                    self.mismatched.remove(&(j.clone(), a.id.clone()));
+                }
             }
             Place::Waiting(_) => {}
         }

@@ -11,6 +11,7 @@
 pub mod allocate;
 mod ordid;
 pub mod pool;
+mod sorted;
 pub mod state;
 pub mod version;
 

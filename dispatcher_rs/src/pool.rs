@@ -4,18 +4,23 @@
 //! *available* when [`is_available`] says so for the job-task it is attached to; available
 //! agents sit in that job-task's ordered set, keyed by the job's strategy, so that
 //!
-//! * `update`, `remove`: O(log n) (one hash look-up, at most one B-tree removal and insertion);
-//! * `match_call`: O(log n), the first key of one B-tree, never a scan of the pool;
+//! * `update`, `remove`: O(log n) (one hash look-up, at most one removal from and one insertion
+//!   into an ordered set, a `SortedSet`: a sorted ring buffer up to 256 keys, else a B-tree);
+//! * `match_call`: O(log n), the first key of one ordered set, never a scan of the pool;
 //! * `set_job`, `remove_job`: O(k log k) for the k agents attached to that job-task.
+//!
+//! With 100,000 agents the time goes in cache misses, so the layout keeps them few: 64-byte
+//! map buckets holding an agent's id and record, job-tasks in a vector referred to by index,
+//! and batches (`update_many`, `match_many`) whose look-ups are done ahead so that their misses
+//! overlap (docs/dispatcher.md).
 //!
 //! Matching *reserves* the chosen agent: it leaves the available set until the next `update`
 //! for it, which states the agent's real state (re-adding it if the call did not reach it).
 
-use std::collections::BTreeSet;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use crate::ordid::MapId;
+use crate::sorted::SortedSet;
 use crate::state::{AgentState, CallState, Error, JobState};
 
 /// An agent's skills: `(name, level)`, as reported.
@@ -112,7 +117,7 @@ struct Key {
     agent_id: MapId,
 }
 
-fn rank(job: &JobConfig, skills: &Skills) -> i64 {
+fn rank(job: &JobConfig, skills: &[(Box<str>, i32)]) -> i64 {
     match (job.strategy, &job.match_skill) {
         (Strategy::SkillLevel, Some(skill)) => skills
             .iter()
@@ -122,27 +127,42 @@ fn rank(job: &JobConfig, skills: &Skills) -> i64 {
     }
 }
 
+/// `AgentRec::rank` when not ranked (no real rank is this low: levels are `i32`).
+const UNRANKED: i64 = i64::MIN;
+/// `AgentRec::job` when the agent is attached to no job-task.
+const NO_JOB: u32 = u32::MAX;
+
+/// An agent's record, kept small (with its 24-byte id as the map key, one 64-byte bucket) so
+/// that an update touches one cache line of the agents map. The id itself is the map key (the
+/// callers always have it at hand), the job-task an index into `Pool::jobs`.
 #[derive(Debug)]
 struct AgentRec {
-    id: MapId,
-    job_task: Option<MapId>,
-    status: AgentStatus,
     idle_since_ms: i64,
-    skills: Skills,
-    /// The rank under its job-task's strategy; always set while the agent is in an available
-    /// set (cleared only after it left, when its skills or job-task change).
-    rank: Option<i64>,
+    /// The rank under its job-task's strategy, or [`UNRANKED`]; always set while the agent is
+    /// in an available set (cleared only after it left, when its skills or job-task change).
+    rank: i64,
+    /// Index in `Pool::jobs`, or [`NO_JOB`].
+    job: u32,
+    status: AgentStatus,
+    skills: Box<[(Box<str>, i32)]>,
 }
 
+// The layout the comment above relies on: key and record in one 64-byte bucket.
+const _: () = assert!(std::mem::size_of::<(MapId, AgentRec)>() == 64);
+
 impl AgentRec {
-    fn key(&self) -> Key {
+    fn key(&self, id: MapId) -> Key {
+        debug_assert!(self.rank != UNRANKED, "ranked while available");
         Key {
-            rank: self.rank.expect("ranked while available"),
+            rank: self.rank,
             idle_since_ms: self.idle_since_ms,
-            agent_id: self.id.clone(),
+            agent_id: id,
         }
     }
 }
+
+/// Rows per batch in `update_many` (see there).
+pub const BATCH: usize = 32;
 
 #[derive(Debug)]
 struct JobEntry {
@@ -150,7 +170,8 @@ struct JobEntry {
     config: Option<JobConfig>,
     /// Every agent whose record names this job-task, available or not.
     members: FxHashSet<MapId>,
-    available: BTreeSet<Key>,
+    /// Ordered by [`Key`]; see [`SortedSet`] for its two forms.
+    available: SortedSet<Key>,
 }
 
 /// One agent's report, as `update` takes it.
@@ -170,10 +191,16 @@ pub struct AgentRow<'a> {
 /// [`is_available`] holds for its record and it is not reserved. So the set an agent sits in
 /// and its key follow from its record, and a match does not need to touch the record at all
 /// (it only adds the id to the small `reserved` set).
+///
+/// Job-tasks live in a vector (`jobs`, slots of removed ones reused through `free_jobs`) and
+/// records refer to them by index: an update for an agent staying on its job-task compares the
+/// name in place instead of hashing it.
 #[derive(Debug, Default)]
 pub struct Pool {
     agents: FxHashMap<MapId, AgentRec>,
-    jobs: FxHashMap<MapId, JobEntry>,
+    jobs: Vec<JobEntry>,
+    job_index: FxHashMap<MapId, u32>,
+    free_jobs: Vec<u32>,
     /// Matched and not updated since.
     reserved: FxHashSet<MapId>,
     total: usize,
@@ -184,33 +211,62 @@ impl Pool {
         Self::default()
     }
 
-    /// Defines or redefines a job-task; its attached agents are re-evaluated and re-ranked.
-    pub fn set_job(&mut self, job_task: &str, config: JobConfig) {
-        let entry = match self.jobs.get_mut(job_task) {
-            Some(e) => e,
+    /// The index of `job_task`, created (with no config) if unknown.
+    fn job_slot(&mut self, job_task: &str) -> u32 {
+        if let Some(&j) = self.job_index.get(job_task) {
+            return j;
+        }
+        let entry = JobEntry {
+            name: MapId::new(job_task),
+            config: None,
+            members: FxHashSet::default(),
+            available: SortedSet::default(),
+        };
+        let j = match self.free_jobs.pop() {
+            Some(j) => {
+                self.jobs[j as usize] = entry;
+                j
+            }
             None => {
-                let name = MapId::new(job_task);
-                self.jobs.entry(name.clone()).or_insert(JobEntry {
-                    name,
-                    ..JobEntry::default()
-                })
+                self.jobs.push(entry);
+                u32::try_from(self.jobs.len() - 1).expect("fewer than 2^32 job-tasks")
             }
         };
-        entry.config = Some(config);
-        self.total -= entry.available.len();
-        entry.available.clear();
+        self.job_index.insert(MapId::new(job_task), j);
+        j
+    }
+
+    /// Drops a job-task slot with no config and no member.
+    fn maybe_free_job(&mut self, j: u32) {
+        let entry = &mut self.jobs[j as usize];
+        if entry.config.is_none() && entry.members.is_empty() {
+            self.job_index.remove(entry.name.as_str());
+            entry.name = MapId::new("");
+            entry.members = FxHashSet::default();
+            self.free_jobs.push(j);
+        }
+    }
+
+    /// Defines or redefines a job-task; its attached agents are re-evaluated and re-ranked.
+    pub fn set_job(&mut self, job_task: &str, config: JobConfig) {
+        let j = self.job_slot(job_task);
         let Pool {
             agents,
+            jobs,
             total,
             reserved,
             ..
         } = self;
+        let entry = &mut jobs[j as usize];
+        entry.config = Some(config);
+        *total -= entry.available.len();
+        entry.available.clear();
         let config = entry.config.as_ref().expect("set above");
         for id in &entry.members {
             let rec = agents.get_mut(id.as_str()).expect("member has a record");
-            rec.rank = Some(rank(config, &rec.skills));
+            rec.rank = rank(config, &rec.skills);
             if is_available(&rec.status, Some(config)) && !reserved.contains(id) {
-                entry.available.insert(rec.key());
+                entry.available.insert(rec.key(id.clone()));
                 *total += 1;
             }
         }
@@ -219,141 +275,213 @@ impl Pool {
     /// Forgets a job-task: its agents stay recorded but leave the available set (they come
     /// back if the job-task is defined again).
     pub fn remove_job(&mut self, job_task: &str) {
-        let Some(entry) = self.jobs.get_mut(job_task) else {
+        let Some(&j) = self.job_index.get(job_task) else {
             return;
         };
+        let entry = &mut self.jobs[j as usize];
         entry.config = None;
         self.total -= entry.available.len();
         entry.available.clear();
-        if entry.members.is_empty() {
-            self.jobs.remove(job_task);
-        }
+        self.maybe_free_job(j);
     }
 
     /// Whether the job-task is defined.
     pub fn has_job(&self, job_task: &str) -> bool {
-        self.jobs.get(job_task).is_some_and(|e| e.config.is_some())
+        self.job_index
+            .get(job_task)
+            .is_some_and(|&j| self.jobs[j as usize].config.is_some())
     }
 
     /// Records an agent's state; returns whether it is available afterwards. Clears a
     /// reservation made by `match_call`.
     pub fn update(&mut self, row: AgentRow<'_>) -> bool {
+        let id = MapId::new(row.agent_id);
+        let was_reserved = !self.reserved.is_empty() && self.reserved.remove(&id);
+        let (old_job, was_in_set) = match self.agents.get(&id) {
+            Some(rec) => {
+                let in_set = !was_reserved
+                    && rec.job != NO_JOB
+                    && is_available(&rec.status, self.jobs[rec.job as usize].config.as_ref());
+                (rec.job, in_set)
+            }
+            None => {
+                self.agents.insert(
+                    id.clone(),
+                    AgentRec {
+                        idle_since_ms: row.idle_since_ms,
+                        rank: UNRANKED,
+                        job: NO_JOB,
+                        status: row.status,
+                        skills: Box::default(),
+                    },
+                );
+                (NO_JOB, false)
+            }
+        };
+        // The job-task it is on after this row.
+        let same_job = match row.job_task {
+            None => old_job == NO_JOB,
+            Some(name) => old_job != NO_JOB && self.jobs[old_job as usize].name.as_str() == name,
+        };
+        let new_job = if same_job {
+            old_job
+        } else {
+            match row.job_task {
+                None => NO_JOB,
+                Some(name) => self.job_slot(name),
+            }
+        };
         let Pool {
             agents,
             jobs,
-            reserved,
             total,
+            ..
         } = self;
-        let was_reserved = !reserved.is_empty() && reserved.remove(row.agent_id);
-        let rec = match agents.get_mut(row.agent_id) {
-            Some(rec) => {
-                // Leave the available set if it is in it.
-                if let (false, Some(job)) = (was_reserved, rec.job_task.as_ref().map(MapId::as_str))
-                {
-                    let entry = jobs.get_mut(job).expect("member job exists");
-                    if is_available(&rec.status, entry.config.as_ref()) {
-                        entry.available.remove(&rec.key());
-                        *total -= 1;
-                    }
-                }
-                rec
-            }
-            None => {
-                let id = MapId::new(row.agent_id);
-                agents.entry(id.clone()).or_insert(AgentRec {
-                    id,
-                    job_task: None,
-                    status: row.status,
-                    idle_since_ms: row.idle_since_ms,
-                    skills: Vec::new(),
-                    rank: None,
-                })
-            }
-        };
-        if rec.job_task.as_ref().map(MapId::as_str) != row.job_task {
-            rec.rank = None;
-            if let Some(old) = rec.job_task.take() {
-                leave_members(jobs, old.as_str(), &rec.id);
-            }
-            if let Some(new) = row.job_task {
-                let entry = match jobs.get_mut(new) {
-                    Some(entry) => entry,
-                    None => {
-                        let name = MapId::new(new);
-                        let entry = JobEntry {
-                            name: name.clone(),
-                            ..JobEntry::default()
-                        };
-                        jobs.entry(name).or_insert(entry)
-                    }
-                };
-                entry.members.insert(rec.id.clone());
-                rec.job_task = Some(entry.name.clone());
-            }
-        }
+        let rec = agents.get_mut(&id).expect("recorded above");
+        let old_key = was_in_set.then(|| rec.key(id.clone()));
         rec.status = row.status;
         rec.idle_since_ms = row.idle_since_ms;
         if let Some(skills) = row.skills {
-            rec.skills = skills;
-            rec.rank = None;
+            rec.skills = skills.into_boxed_slice();
+            rec.rank = UNRANKED;
         }
-        let Some(job) = rec.job_task.as_ref().map(MapId::as_str) else {
-            return false;
+        if !same_job {
+            rec.rank = UNRANKED;
+            rec.job = new_job;
+        }
+        let now_available = new_job != NO_JOB && {
+            let entry = &jobs[new_job as usize];
+            match entry.config.as_ref() {
+                Some(config) if is_available(&rec.status, Some(config)) => {
+                    if rec.rank == UNRANKED {
+                        rec.rank = rank(config, &rec.skills);
+                    }
+                    true
+                }
+                _ => false,
+            }
         };
-        let entry = jobs.get_mut(job).expect("member job exists");
-        let Some(config) = entry.config.as_ref() else {
-            return false;
-        };
-        if !is_available(&rec.status, Some(config)) {
-            return false;
+        let new_key = now_available.then(|| rec.key(id.clone()));
+        match (old_key, new_key) {
+            (Some(old), Some(new)) if same_job => {
+                if old != new {
+                    let set = &mut jobs[new_job as usize].available;
+                    set.remove(&old);
+                    set.insert(new);
+                }
+            }
+            (old, new) => {
+                if let Some(old) = old {
+                    jobs[old_job as usize].available.remove(&old);
+                    *total -= 1;
+                }
+                if let Some(new) = new {
+                    jobs[new_job as usize].available.insert(new);
+                    *total += 1;
+                }
+            }
         }
-        if rec.rank.is_none() {
-            rec.rank = Some(rank(config, &rec.skills));
+        if !same_job {
+            if old_job != NO_JOB {
+                jobs[old_job as usize].members.remove(&id);
+            }
+            if new_job != NO_JOB {
+                jobs[new_job as usize].members.insert(id);
+            }
+            if old_job != NO_JOB {
+                self.maybe_free_job(old_job);
+            }
         }
-        entry.available.insert(rec.key());
-        *total += 1;
-        true
+        now_available
     }
 
     /// `update` for each row in order; returns the total available afterwards.
+    ///
+    /// Rows are taken [`BATCH`] at a time: the records of a batch are looked up first, all
+    /// independent of one another, so that their cache misses overlap (memory-level
+    /// parallelism) instead of each update waiting for its own; the updates then find them in
+    /// cache. The result is the same as `update` row by row.
     pub fn update_many<'a>(&mut self, rows: impl IntoIterator<Item = AgentRow<'a>>) -> usize {
-        for row in rows {
-            self.update(row);
+        let mut batch: Vec<AgentRow<'a>> = Vec::with_capacity(BATCH);
+        let mut rows = rows.into_iter();
+        loop {
+            batch.extend(rows.by_ref().take(BATCH));
+            if batch.is_empty() {
+                return self.total;
+            }
+            self.warm(batch.iter().map(|r| r.agent_id));
+            for row in batch.drain(..) {
+                self.update(row);
+            }
         }
-        self.total
+    }
+
+    /// Looks up the records of `agent_ids` (and the head of their job-task's available set)
+    /// without changing anything: a prefetch for a batch of updates.
+    pub fn warm<'a>(&self, agent_ids: impl IntoIterator<Item = &'a str>) {
+        for id in agent_ids {
+            if let Some(rec) = self.agents.get(id) {
+                std::hint::black_box(rec.job);
+            }
+        }
     }
 
     /// Forgets an agent (e.g. logged out).
     pub fn remove(&mut self, agent_id: &str) {
         let was_reserved = self.reserved.remove(agent_id);
-        let Some(rec) = self.agents.remove(agent_id) else {
+        let Some((id, rec)) = self.agents.remove_entry(agent_id) else {
             return;
         };
-        if let Some(job) = rec.job_task.as_ref().map(MapId::as_str) {
-            let entry = self.jobs.get_mut(job).expect("member job exists");
+        if rec.job != NO_JOB {
+            let entry = &mut self.jobs[rec.job as usize];
             if !was_reserved && is_available(&rec.status, entry.config.as_ref()) {
-                entry.available.remove(&rec.key());
+                entry.available.remove(&rec.key(id.clone()));
                 self.total -= 1;
             }
-            leave_members(&mut self.jobs, job, &rec.id);
+            entry.members.remove(&id);
+            self.maybe_free_job(rec.job);
         }
     }
 
     /// Picks the agent for a call on `job_task` by the job's strategy and reserves it, or
     /// `None` when the job-task has no available agent (or is unknown).
     pub fn match_call(&mut self, job_task: &str) -> Option<MapId> {
-        let key = self.jobs.get_mut(job_task)?.available.pop_first()?;
+        let &j = self.job_index.get(job_task)?;
+        let key = self.jobs[j as usize].available.pop_first()?;
         self.total -= 1;
         self.reserved.insert(key.agent_id.clone());
         Some(key.agent_id)
     }
 
-    /// `match_call` for each job-task in order.
+    /// `match_call` for each job-task in order, [`BATCH`] at a time with the heads of their
+    /// available sets looked up first (see `update_many`).
     pub fn match_many<'a>(
         &mut self,
         job_tasks: impl IntoIterator<Item = &'a str>,
     ) -> Vec<Option<MapId>> {
-        job_tasks.into_iter().map(|j| self.match_call(j)).collect()
+        let mut out = Vec::new();
+        let mut batch: Vec<&'a str> = Vec::with_capacity(BATCH);
+        let mut job_tasks = job_tasks.into_iter();
+        loop {
+            batch.extend(job_tasks.by_ref().take(BATCH));
+            if batch.is_empty() {
+                return out;
+            }
+            self.warm_jobs(batch.iter().copied());
+            out.extend(batch.drain(..).map(|j| self.match_call(j)));
+        }
+    }
+
+    /// Looks up the first available agent of each job-task without changing anything: a
+    /// prefetch for a batch of matches.
+    pub fn warm_jobs<'a>(&self, job_tasks: impl IntoIterator<Item = &'a str>) {
+        for job in job_tasks {
+            if let Some(&j) = self.job_index.get(job) {
+                if let Some(first) = self.jobs[j as usize].available.first() {
+                    std::hint::black_box(first.rank);
+                }
+            }
+        }
     }
 
     /// Whether the agent is in an available set now.
@@ -361,16 +489,18 @@ impl Pool {
         let Some(rec) = self.agents.get(agent_id) else {
             return false;
         };
-        let Some(job) = rec.job_task.as_ref().map(MapId::as_str) else {
+        if rec.job == NO_JOB {
             return false;
-        };
-        is_available(&rec.status, self.jobs[job].config.as_ref())
+        }
+        is_available(&rec.status, self.jobs[rec.job as usize].config.as_ref())
             && !self.reserved.contains(agent_id)
     }
 
     /// How many agents are available for `job_task`.
     pub fn available(&self, job_task: &str) -> usize {
-        self.jobs.get(job_task).map_or(0, |e| e.available.len())
+        self.job_index
+            .get(job_task)
+            .map_or(0, |&j| self.jobs[j as usize].available.len())
     }
 
     /// How many agents are available in all.
@@ -389,23 +519,14 @@ impl Pool {
 
     /// A pool with the same job-tasks and no agent.
     pub fn without_agents(&self) -> Pool {
-        let jobs = self
-            .jobs
-            .iter()
-            .filter_map(|(key, e)| {
-                let config = e.config.clone()?;
-                let entry = JobEntry {
-                    name: e.name.clone(),
-                    config: Some(config),
-                    ..JobEntry::default()
-                };
-                Some((key.clone(), entry))
-            })
-            .collect();
-        Pool {
-            jobs,
-            ..Pool::default()
+        let mut pool = Pool::default();
+        for e in &self.jobs {
+            if let Some(config) = &e.config {
+                let j = pool.job_slot(e.name.as_str());
+                pool.jobs[j as usize].config = Some(config.clone());
+            }
         }
+        pool
     }
 
     /// Forgets every agent (keeping the job-tasks) and loads `rows`, as on a failover takeover.
@@ -413,26 +534,6 @@ impl Pool {
         *self = self.without_agents();
         for row in rows {
             self.update(row);
-        }
-    }
-}
-
-impl Default for JobEntry {
-    fn default() -> Self {
-        JobEntry {
-            name: MapId::new(""),
-            config: None,
-            members: FxHashSet::default(),
-            available: BTreeSet::new(),
-        }
-    }
-}
-
-fn leave_members(jobs: &mut FxHashMap<MapId, JobEntry>, job: &str, id: &MapId) {
-    if let Some(entry) = jobs.get_mut(job) {
-        entry.members.remove(id);
-        if entry.config.is_none() && entry.members.is_empty() {
-            jobs.remove(job);
         }
     }
 }
