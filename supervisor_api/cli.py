@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from supervisor_api.views import (
     agents_table,
     alarm_line,
     move_outcome,
+    redact,
     release_outcome,
 )
 from supervisor_api.web import cli as web_cli
@@ -209,10 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_parser(sub, lambda sp: _common(sp, defaults=False))
     web_cli.add_parser(sub, lambda sp: _common(sp, defaults=False))
     return p
-
-
-def redact(url: str) -> str:
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:

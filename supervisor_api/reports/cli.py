@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import re
 import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -30,7 +29,7 @@ from rich.text import Text
 from supervisor_api.reports.activity import to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url
-from supervisor_api.views import duration
+from supervisor_api.views import duration, redact
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -123,10 +122,6 @@ async def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_USAGE
     finally:
         await store.close()
-
-
-def redact(url: str) -> str:
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 async def cmd_ingest(args: argparse.Namespace, store: ReportStore, out: Console,

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 CHROMIUM = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
+# Flags for a closed network and a root user (no sandbox, no background connections).
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

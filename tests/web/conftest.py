@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +15,10 @@ import uvicorn
 
 from supervisor_api.web.app import DashboardSettings, create_app
 from supervisor_api.web.users import Users, WebUser, hash_password
+from tests.ha.harness import free_port
 from tests.service.conftest import Pam, pam, vhost  # noqa: F401
 
 PASSWORD = "s3cret-pw"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_users() -> Users:

@@ -7,7 +7,6 @@ buttons and the API refuses the action even when asked directly.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +15,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pam_service import messages as m
+from supervisor_api.web.screenshot import ARGS, CHROMIUM
 from tests.service.test_dispatch import PROGRESSIVE, staff
 from tests.web.conftest import PASSWORD, Dashboard
-
-CHROMIUM = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
-# Flags for a closed network and a root user (as the machine's notes advise).
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 expect.set_options(timeout=15_000)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher
 
+from tests.ha.harness import free_port
 from tests.service.conftest import Pam
-from tests.web.conftest import free_port
 
 CLI = [sys.executable, "-m", "supervisor_api"]
 
