@@ -236,11 +236,16 @@ class ZoneWorker:
             batch.events.append((scope_of(e), m.routing_key(e), _encode(e)))
         if not batch.events and not batch.trim:
             return
-        for aid, v in base.items():
-            a = self.zone.agents[aid]
-            batch.agents.append((aid, v, a.version, _agent_enc.encode(a)))
+        self._final_records(batch, base)
         committed = await self.store.commit(self.token, batch)
         await self._publish_committed(batch, committed)
+
+    def _final_records(self, batch: Batch, base_versions: dict[str, int]) -> None:
+        """The changed agents' records as the batch leaves them, each with the version
+        it had before (the commit script checks it)."""
+        for aid, base in base_versions.items():
+            a = self.zone.agents[aid]
+            batch.agents.append((aid, base, a.version, _agent_enc.encode(a)))
 
     async def resolve_stale(self) -> int:
         """Agents left Unknown longer than ``resync_timeout_s`` (their desktop never
@@ -285,7 +290,8 @@ class ZoneWorker:
         confirmed = confirmed or set()
         while True:
             rows = await self.store.outbox(1000)
-            rows = [r for r in rows if r[0] not in set(self.trim)]
+            trimmed = set(self.trim)
+            rows = [r for r in rows if r[0] not in trimmed]
             if not rows:
                 return changed
             for i, rk, body in rows:
@@ -299,13 +305,7 @@ class ZoneWorker:
             await self.store.trim([i for i, _, _ in rows])
 
     async def _announce(self, events: list[m.Event]) -> None:
-        assert self.token is not None
-        batch = Batch(trim=self.trim)
-        self.trim = []
-        for e in events:
-            batch.events.append((scope_of(e), m.routing_key(e), _encode(e)))
-        committed = await self.store.commit(self.token, batch)
-        await self._publish_committed(batch, committed)
+        await self._apply_internal([], events)
 
     async def _publish_committed(self, batch: Batch, committed: Any) -> None:
         pubs = [self.svc.publish_event(rk, with_seq(body, seq), self.channel)
@@ -438,10 +438,7 @@ class ZoneWorker:
                     "agent_id": getattr(it.cmd, "agent_id", None),
                     "result": res.reply.code if isinstance(res.reply, m.Rejected)
                     else "Accepted"})
-        # agents' final records
-        for aid, base in base_versions.items():
-            a = self.zone.agents[aid]
-            batch.agents.append((aid, base, a.version, _agent_enc.encode(a)))
+        self._final_records(batch, base_versions)
         committed = await self.store.commit(self.token, batch)
         if self.after_commit is not None:
             await self.after_commit()
