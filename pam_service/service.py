@@ -28,12 +28,13 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 import msgspec
 import redis.asyncio as aioredis
 from aio_pika.abc import (
@@ -48,6 +49,7 @@ from prometheus_client import Counter, Histogram
 
 from pam_service import messages as m
 from pam_service import topology
+from pam_service.amqp import Outgoing, enqueue_many, publish_many
 from pam_service.auth import Policy
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Result, Zone
@@ -300,18 +302,34 @@ class ZoneWorker:
                         ev = m.event_decoder.decode(body)
                         if isinstance(ev, m.AgentStateChanged):
                             changed.add(ev.snapshot.agent_id)
-            await asyncio.gather(*(self.svc.publish_event(rk, body, self.channel)
-                                   for _, rk, body in rows))
+            await publish_many(await self.raw_channel(),
+                               [event_out(rk, body) for _, rk, body in rows])
             await self.store.trim([i for i, _, _ in rows])
 
     async def _announce(self, events: list[m.Event]) -> None:
         await self._apply_internal([], events)
 
     async def _publish_committed(self, batch: Batch, committed: Any) -> None:
-        pubs = [self.svc.publish_event(rk, with_seq(body, seq), self.channel)
-                for (_, rk, body), (_, seq) in zip(batch.events, committed.entries, strict=True)]
-        await asyncio.gather(*pubs)
-        self.trim.extend(i for i, _ in committed.entries)
+        await (await self._enqueue(batch, committed))
+
+    async def _enqueue(self, batch: Batch, committed: Any,
+                       replies: Iterable[Outgoing] = ()) -> Awaitable[None]:
+        """Put the replies, then the events, on the wire as one write; returns what
+        completes once they are confirmed (their outbox entries are then trimmed by the
+        next commit)."""
+        out = list(replies)
+        out.extend(event_out(rk, with_seq(body, seq)) for (_, rk, body), (_, seq)
+                   in zip(batch.events, committed.entries, strict=True))
+        confirmed = await enqueue_many(await self.raw_channel(), out)
+
+        async def trim_when_confirmed() -> None:
+            await confirmed
+            self.trim.extend(i for i, _ in committed.entries)
+        return trim_when_confirmed()
+
+    async def raw_channel(self) -> aiormq.Channel:
+        assert self.channel is not None
+        return cast(aiormq.Channel, await self.channel.get_underlay_channel())
 
     # ---- the batch loop ------------------------------------------------
     async def run(self) -> None:
@@ -442,19 +460,28 @@ class ZoneWorker:
         committed = await self.store.commit(self.token, batch)
         if self.after_commit is not None:
             await self.after_commit()
-        # The next batch is read and applied while this one's confirms come back; the
-        # publishes themselves stay in batch order (each batch waits for the previous).
-        self.inflight = asyncio.create_task(
-            self._finish(items, batch, committed, self.inflight))
-
-    async def _finish(self, items: list[Item], batch: Batch, committed: Any,
-                      previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            with contextlib.suppress(Exception):
-                await previous
+        # This batch's replies and events go on the wire now, in batch order; their
+        # confirms come back while the next batch is read and applied.
+        replies = [reply_out(it.msg, it.reply) for it in items
+                   if it.msg.reply_to and it.reply is not None]
         try:
-            pubs = [self._reply_or_dead(it) for it in items]
-            await asyncio.gather(*pubs, self._publish_committed(batch, committed))
+            confirmed = await self._enqueue(batch, committed, replies)
+        except Exception as e:  # the channel died: the broker redelivers, dedup answers
+            confirmed = _raise(e)
+        self.inflight = asyncio.create_task(self._finish(items, confirmed, self.inflight))
+
+    async def _finish(self, items: list[Item], confirmed: Awaitable[None],
+                      previous: asyncio.Task[None] | None) -> None:
+        try:
+            dead = [self.svc.dead_letter(it.msg, f"{it.reject.code}: {it.reject.message}",
+                                         self.channel)
+                    for it in items if not it.msg.reply_to and it.reject is not None
+                    and it.reject.code not in ("NoAgentAvailable", "Ignored")]
+            await asyncio.gather(*dead, confirmed)
+            if previous is not None:
+                # a multiple-ack covers the earlier batches too: they go first
+                with contextlib.suppress(Exception):
+                    await previous
             # Deliveries are processed in order, so one multiple-ack covers the batch.
             last = max(items, key=lambda it: it.msg.delivery_tag or 0)
             await last.msg.ack(multiple=True)
@@ -484,13 +511,20 @@ class ZoneWorker:
         for cid, owner in res.calls.items():
             batch.calls.append((cid, owner or ""))
 
-    async def _reply_or_dead(self, it: Item) -> None:
-        msg = it.msg
-        if msg.reply_to:
-            assert it.reply is not None
-            await self.svc.publish_reply(msg, it.reply, self.channel)
-        elif it.reject is not None and it.reject.code not in ("NoAgentAvailable", "Ignored"):
-            await self.svc.dead_letter(msg, f"{it.reject.code}: {it.reject.message}", self.channel)
+
+async def _raise(e: Exception) -> None:
+    raise e
+
+
+def reply_out(msg: AbstractIncomingMessage, body: bytes) -> Outgoing:
+    assert msg.reply_to
+    return ("", msg.reply_to, Basic.Properties(
+        content_type="application/json", delivery_mode=2,
+        correlation_id=msg.correlation_id or msg.message_id), body)
+
+
+def event_out(rk: str, body: bytes) -> Outgoing:
+    return (topology.EVENTS, rk, _EVENT_PROPS, body)
 
 
 def delivery_channel(msg: AbstractIncomingMessage) -> Any:
@@ -595,25 +629,6 @@ class PamService:
             it.reply = _encode(it.reject)
             counted("-", "invalid", e.code).inc()
         return it
-
-    # Replies and events go through the underlying aiormq channel: the same publish
-    # with publisher confirms, without building an aio_pika.Message per publish.
-    async def publish_reply(self, msg: AbstractIncomingMessage, body: bytes,
-                            channel: AbstractChannel | None = None) -> None:
-        ch = channel or self.channel
-        assert ch is not None and msg.reply_to
-        raw = await ch.get_underlay_channel()
-        props = Basic.Properties(content_type="application/json", delivery_mode=2,
-                                 correlation_id=msg.correlation_id or msg.message_id)
-        await raw.basic_publish(body, exchange="", routing_key=msg.reply_to, properties=props)
-
-    async def publish_event(self, rk: str, body: bytes,
-                            channel: AbstractChannel | None = None) -> None:
-        ch = channel or self.channel
-        assert ch is not None
-        raw = await ch.get_underlay_channel()
-        await raw.basic_publish(body, exchange=topology.EVENTS, routing_key=rk,
-                                properties=_EVENT_PROPS)
 
     async def dead_letter(self, msg: AbstractIncomingMessage, reason: str,
                           channel: AbstractChannel | None = None) -> None:
