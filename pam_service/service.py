@@ -22,8 +22,10 @@ cache, and the outbox is drained by whoever serves the zone next).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import random
@@ -159,6 +161,10 @@ class ZoneWorker:
         self.zone = Zone(zone, pool)
         self.token: int | None = None
         self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        #: Deliveries taken from the inbox for the next batch, whose ``message_id``s
+        #: were looked up with the last commit (``looked``; None when not valid).
+        self.pending: collections.deque[AbstractIncomingMessage] = collections.deque()
+        self.looked: dict[str, bytes | None] | None = None
         self.trim: list[str] = []
         self.queue: AbstractQueue | None = None
         self.consumer_tag: str | None = None
@@ -280,6 +286,7 @@ class ZoneWorker:
         log.warning("leaving zone", extra={"zone": self.name, "reason": why})
         self.token = None
         self.taken_on = None
+        self.looked = None
         self.zone.load([], [], {})
 
     async def drain_outbox(self, confirmed: set[str] | None = None) -> set[str]:
@@ -335,7 +342,9 @@ class ZoneWorker:
     async def run(self) -> None:
         while True:
             wait = self._next_resync()
-            if wait is None:
+            if self.pending:
+                first = self.pending.popleft()
+            elif wait is None:
                 first = await self.inbox.get()
             else:
                 try:
@@ -344,6 +353,8 @@ class ZoneWorker:
                     await self._resolve_stale_safely()
                     continue
             msgs = [first]
+            while len(msgs) < self.svc.settings.batch_max and self.pending:
+                msgs.append(self.pending.popleft())
             while len(msgs) < self.svc.settings.batch_max and not self.inbox.empty():
                 msgs.append(self.inbox.get_nowait())
             self.busy = True
@@ -416,9 +427,10 @@ class ZoneWorker:
             # may have been served elsewhere meanwhile (reload it, drain the outbox)
             await self.takeover()
             self.taken_on = channel
+            self.looked = None
         assert self.token is not None
         ids = [it.msg.message_id for it in items if it.cmd is not None and it.msg.message_id]
-        cached = dict(zip(ids, await self.store.seen(ids), strict=True))
+        cached = await self._seen(ids)
         batch = Batch(trim=self.trim)
         self.trim = []
         in_batch: dict[str, bytes] = {}
@@ -457,7 +469,14 @@ class ZoneWorker:
                     "result": res.reply.code if isinstance(res.reply, m.Rejected)
                     else "Accepted"})
         self._final_records(batch, base_versions)
-        committed = await self.store.commit(self.token, batch)
+        # The next batch's message_ids are looked up in this commit's round trip.
+        batch_max = self.svc.settings.batch_max
+        while len(self.pending) < batch_max and not self.inbox.empty():
+            self.pending.append(self.inbox.get_nowait())
+        look = [msg.message_id for msg in itertools.islice(self.pending, batch_max)
+                if msg.message_id]
+        committed, seen = await self.store.commit_and_look(self.token, batch, look)
+        self.looked = dict(zip(look, seen, strict=True))
         if self.after_commit is not None:
             await self.after_commit()
         # This batch's replies and events go on the wire now, in batch order; their
@@ -469,6 +488,18 @@ class ZoneWorker:
         except Exception as e:  # the channel died: the broker redelivers, dedup answers
             confirmed = _raise(e)
         self.inflight = asyncio.create_task(self._finish(items, confirmed, self.inflight))
+
+    async def _seen(self, ids: list[str]) -> dict[str, bytes | None]:
+        """The cached replies of ``ids`` applied before: from the lookup made with the
+        last commit where it covers them, from Redis for the rest."""
+        looked, self.looked = self.looked, None
+        if looked is None:
+            return dict(zip(ids, await self.store.seen(ids), strict=True))
+        missing = [i for i in ids if i not in looked]
+        cached = {i: looked[i] for i in ids if i in looked}
+        if missing:
+            cached.update(zip(missing, await self.store.seen(missing), strict=True))
+        return cached
 
     async def _finish(self, items: list[Item], confirmed: Awaitable[None],
                       previous: asyncio.Task[None] | None) -> None:
@@ -669,7 +700,7 @@ class PamService:
             if task is None:
                 continue
             # finish what was delivered, but never hang a shutdown on it
-            while (not w.inbox.empty() or w.busy) and not task.done() and (  # noqa: ASYNC110
+            while (not w.inbox.empty() or w.pending or w.busy) and not task.done() and (  # noqa: ASYNC110
                     loop.time() < deadline):
                 await asyncio.sleep(0.01)
             await w.flush()
