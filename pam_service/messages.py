@@ -31,7 +31,7 @@ Strategy = Literal["longest_idle", "skill_level"]
 EXTERNAL_TRANSFER_CODE = "Transferred to external number"
 
 
-class Skill(Struct, frozen=True):
+class Skill(Struct, frozen=True, gc=False):
     """A skill with its level; a higher level is a more proficient agent."""
 
     name: NonEmpty
@@ -284,7 +284,7 @@ COMMAND_NAMES = frozenset(t.__name__ for t in COMMAND_TYPES)
 # --------------------------------------------------------------------------
 
 
-class PendingConsult(Struct, frozen=True):
+class PendingConsult(Struct, frozen=True, gc=False):
     """A consult waiting on a busy agent (at most two per agent)."""
 
     from_agent_id: str
@@ -292,7 +292,7 @@ class PendingConsult(Struct, frozen=True):
     since: datetime
 
 
-class PendingCallback(Struct, frozen=True):
+class PendingCallback(Struct, frozen=True, gc=False):
     """A callback due for an agent that was busy when it fell due."""
 
     callback_id: str
@@ -301,7 +301,7 @@ class PendingCallback(Struct, frozen=True):
     customer: dict[str, Any] = {}
 
 
-class WrapupSpec(Struct, frozen=True):
+class WrapupSpec(Struct, frozen=True, gc=False):
     """The wrap-up rules of the job the current contact came from."""
 
     completion_codes: tuple[str, ...] = ()
@@ -311,7 +311,10 @@ class WrapupSpec(Struct, frozen=True):
     extensions_used: int = 0
 
 
-class AgentSnapshot(Struct, frozen=True, kw_only=True):
+# gc=False here and on the structs it holds (and on JobTask): they never form reference
+# cycles, and a zone holds tens of thousands of them, which the cyclic collector would
+# otherwise walk at every full collection (and a takeover's decode would set off many).
+class AgentSnapshot(Struct, frozen=True, gc=False, kw_only=True):
     """An agent's whole state: the Redis record and the wire's AgentSnapshot."""
 
     agent_id: str
@@ -355,7 +358,7 @@ class AgentSnapshot(Struct, frozen=True, kw_only=True):
 Agent = AgentSnapshot
 
 
-class JobTask(Struct, frozen=True, kw_only=True):
+class JobTask(Struct, frozen=True, gc=False, kw_only=True):
     """A job-task: job id, action name and zone, with its staffing rules."""
 
     job_id: str

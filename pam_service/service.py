@@ -56,7 +56,16 @@ from pam_service.auth import Policy
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Result, Zone
 from pam_service.pool import default_pool_factory
-from pam_service.store import Batch, Conflict, Fenced, ZoneStore, connect_redis, with_seq
+from pam_service.store import (
+    Batch,
+    Conflict,
+    Fenced,
+    ZoneStore,
+    agent_record,
+    connect_redis,
+    gc_paused,
+    with_seq,
+)
 
 log = logging.getLogger("pam.service")
 
@@ -206,8 +215,9 @@ class ZoneWorker:
     # ---- takeover ------------------------------------------------------
     async def takeover(self) -> None:
         token = await self.store.take_fence()
-        agents, jobs, calls = await self.store.load()
-        self.zone.load(agents, jobs, calls)
+        with gc_paused():
+            agents, jobs, calls = await self.store.load()
+            self.zone.load(agents, jobs, calls)
         self.token = token
         # outbox entries this instance itself saw confirmed (a reconnect, not a crash)
         confirmed = set(self.trim)
@@ -253,7 +263,7 @@ class ZoneWorker:
         it had before (the commit script checks it)."""
         for aid, base in base_versions.items():
             a = self.zone.agents[aid]
-            batch.agents.append((aid, base, a.version, _agent_enc.encode(a)))
+            batch.agents.append((aid, base, a.version, agent_record(a)))
 
     async def resolve_stale(self) -> int:
         """Agents left Unknown longer than ``resync_timeout_s`` (their desktop never

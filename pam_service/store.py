@@ -6,7 +6,9 @@ zone's keys in one slot and a script can touch them all. See docs/redis-layout.m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -93,6 +95,33 @@ def connect_redis(url: str) -> aioredis.Redis:
     primary: aioredis.Redis = sentinel.master_for(path[0], db=db, password=password,
                                                   socket_timeout=5.0)
     return primary
+
+
+class AgentRecord(Agent, frozen=True, kw_only=True, omit_defaults=True):
+    """An agent as stored in Redis: its AgentSnapshot less the fields at their defaults
+    (half the bytes to keep, move and parse); it decodes as an AgentSnapshot."""
+
+
+_record_enc = msgspec.json.Encoder()
+_asdict = msgspec.structs.asdict
+
+
+def agent_record(agent: Agent) -> bytes:
+    return _record_enc.encode(AgentRecord(**_asdict(agent)))
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: decoding a zone makes tens of thousands
+    of objects at once, and each of the collections that would set off walks them all
+    (a third of a takeover's time, measured). Nothing collectable is made meanwhile."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class ReplicaLag(aioredis.TimeoutError):

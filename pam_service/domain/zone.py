@@ -10,7 +10,7 @@ Everything one wire command causes is one :class:`Result`, committed at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +39,10 @@ class Pool(Protocol):
 
     def sync(self, agent: Agent, job: JobTask | None) -> None:
         """Record the agent's current state (adds, moves or removes it)."""
+
+    def load(self, agents: Iterable[Agent], jobs: Mapping[str, JobTask]) -> None:
+        """Start again from these agents (a takeover): :meth:`clear`, then each synced
+        with its job-task (from ``jobs``, by ``job_id``)."""
 
     def match(self, job: JobTask) -> str | None:
         """Take the agent the job's strategy picks, or None."""
@@ -90,6 +94,11 @@ class PyPool:
         if job is not None and sm.is_available(agent, job):
             self.by_job.setdefault(job.job_id, {})[agent.agent_id] = pool_key(agent, job)
             self.where[agent.agent_id] = job.job_id
+
+    def load(self, agents: Iterable[Agent], jobs: Mapping[str, JobTask]) -> None:
+        self.clear()
+        for a in agents:
+            self.sync(a, jobs.get(a.job_id) if a.job_id else None)
 
     def match(self, job: JobTask) -> str | None:
         cands = self.by_job.get(job.job_id)
@@ -169,18 +178,13 @@ class Zone:
         self.agents = {a.agent_id: a for a in agents}
         self.jobs = {j.job_id: j for j in jobs}
         self.calls = dict(calls)
-        self.pool.clear()
         self.allocator = self.new_allocator()
         self.alloc_jobs.clear()
         self.held.clear()
         for j in self.jobs.values():
             self._sync_job(j)
-        rows = []
-        for a in self.agents.values():
-            self.pool.sync(a, self.jobs.get(a.job_id) if a.job_id else None)
-            row = self._alloc_row(a)
-            if row is not None:
-                rows.append(row)
+        self.pool.load(self.agents.values(), self.jobs)
+        rows = [row for a in self.agents.values() if (row := self._alloc_row(a)) is not None]
         self.allocator.upsert_agents(rows)
 
     def _index(self, a: Agent) -> None:
