@@ -53,6 +53,7 @@ from pam_service import messages as m
 from pam_service import topology
 from pam_service.amqp import Outgoing, enqueue_many, publish_many
 from pam_service.auth import Policy
+from pam_service.dedup import CommittedIds
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Result, Zone
 from pam_service.pool import default_pool_factory
@@ -174,6 +175,10 @@ class ZoneWorker:
         #: were looked up with the last commit (``looked``; None when not valid).
         self.pending: collections.deque[AbstractIncomingMessage] = collections.deque()
         self.looked: dict[str, bytes | None] | None = None
+        #: The message ids this instance committed, and from when (monotonic) every live
+        #: dedup key of the zone is known to be one of them (pam_service.dedup).
+        self.committed_ids = CommittedIds(svc.settings.dedup_ttl_s)
+        self.trusted_from = float("inf")
         self.trim: list[str] = []
         self.queue: AbstractQueue | None = None
         self.consumer_tag: str | None = None
@@ -215,6 +220,10 @@ class ZoneWorker:
     # ---- takeover ------------------------------------------------------
     async def takeover(self) -> None:
         token = await self.store.take_fence()
+        # Token 1: nobody held the zone before, so every dedup key will be ours. Else the
+        # predecessor's keys live for up to the TTL: look every id up until they expire.
+        self.trusted_from = time.monotonic() + (
+            0.0 if token == 1 else self.svc.settings.dedup_ttl_s)
         with gc_paused():
             agents, jobs, calls = await self.store.load()
             self.zone.load(agents, jobs, calls)
@@ -439,8 +448,7 @@ class ZoneWorker:
             self.taken_on = channel
             self.looked = None
         assert self.token is not None
-        ids = [it.msg.message_id for it in items if it.cmd is not None and it.msg.message_id]
-        cached = await self._seen(ids)
+        cached = await self._seen(items)
         batch = Batch(trim=self.trim)
         self.trim = []
         in_batch: dict[str, bytes] = {}
@@ -484,7 +492,9 @@ class ZoneWorker:
         while len(self.pending) < batch_max and not self.inbox.empty():
             self.pending.append(self.inbox.get_nowait())
         look = [msg.message_id for msg in itertools.islice(self.pending, batch_max)
-                if msg.message_id]
+                if msg.message_id and self._may_be_seen(msg)]
+        for mid, _ in batch.dedup:
+            self.committed_ids.add(mid)
         committed, seen = await self.store.commit_and_look(self.token, batch, look)
         self.looked = dict(zip(look, seen, strict=True))
         if self.after_commit is not None:
@@ -499,14 +509,30 @@ class ZoneWorker:
             confirmed = _raise(e)
         self.inflight = asyncio.create_task(self._finish(items, confirmed, self.inflight))
 
-    async def _seen(self, ids: list[str]) -> dict[str, bytes | None]:
-        """The cached replies of ``ids`` applied before: from the lookup made with the
-        last commit where it covers them, from Redis for the rest."""
+    def _may_be_seen(self, msg: AbstractIncomingMessage) -> bool:
+        """Whether the command may have been applied before (ask Redis), or is surely new:
+        trusted window, a first delivery, an id this instance never committed."""
+        assert msg.message_id is not None
+        return (time.monotonic() < self.trusted_from or msg.redelivered is True
+                or self.committed_ids.maybe_seen(msg.message_id))
+
+    async def _seen(self, items: list[Item]) -> dict[str, bytes | None]:
+        """The cached replies of the commands applied before (None for new ones): from
+        the lookup made with the last commit where it covers them, known new where
+        :meth:`_may_be_seen` says so, from Redis for the rest."""
         looked, self.looked = self.looked, None
-        if looked is None:
-            return dict(zip(ids, await self.store.seen(ids), strict=True))
-        missing = [i for i in ids if i not in looked]
-        cached = {i: looked[i] for i in ids if i in looked}
+        cached: dict[str, bytes | None] = {}
+        missing = []
+        for it in items:
+            mid = it.msg.message_id
+            if it.cmd is None or not mid:
+                continue
+            if looked is not None and mid in looked:
+                cached[mid] = looked[mid]
+            elif self._may_be_seen(it.msg):
+                missing.append(mid)
+            else:
+                cached[mid] = None
         if missing:
             cached.update(zip(missing, await self.store.seen(missing), strict=True))
         return cached

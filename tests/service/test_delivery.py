@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -57,6 +58,27 @@ async def test_redelivery_after_commit_before_ack_applies_once_and_announces_onc
     assert isinstance(nxt, m.AgentStateChanged) and nxt.seq > unk.seq  # no repeat
     assert (await pam.status("A")).version == v0 + 4
     pam.services.remove(active)
+
+
+async def test_resent_command_is_answered_from_the_cache_before_and_after_a_takeover(
+        pam: Pam) -> None:
+    active = pam.services[0]
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    mid = uuid.uuid4().hex
+    first = await pam.send(m.Ready(agent_id="A"), message_id=mid)
+    assert isinstance(first, m.Accepted) and first.agent is not None
+    # token 1: nobody held z1 before, every dedup key is this instance's own, so only
+    # ids it committed are looked up in Redis (pam_service.dedup)
+    assert active.workers["z1"].trusted_from <= time.monotonic()
+    assert await pam.send(m.Ready(agent_id="A"), message_id=mid) == first
+    standby = await pam.start(instance="standby")
+    await active.stop()
+    pam.services.remove(active)
+    # the new holder cannot know its predecessor's ids: it asks Redis for every one
+    assert await pam.send(m.Ready(agent_id="A"), message_id=mid, timeout=30) == first
+    assert standby.workers["z1"].trusted_from > time.monotonic()
+    status = await pam.status("A")
+    assert status.agent_state.value == "Ready" and status.version == first.agent.version
 
 
 HAND_PICKED: list[bytes] = [
