@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pam_service import messages as m  # noqa: E402
-from pam_service import topology  # noqa: E402
+from pam_service import runloop, topology  # noqa: E402
 from pam_service.client import PamClient  # noqa: E402
 
 AMQP = os.environ.get("PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -70,8 +70,8 @@ async def echo_server(url: str) -> None:
             await msg.ack()
 
 
-def run_echo(url: str) -> None:
-    asyncio.run(echo_server(url))
+def run_echo(url: str, loop: str) -> None:
+    runloop.run(echo_server(url), loop)
 
 
 # ---------------------------------------------------------------------------
@@ -135,16 +135,17 @@ async def drive(url: str, agents: list[str], seconds: float, window: int, rate: 
 
 
 def run_driver(url: str, agents: list[str], seconds: float, window: int, rate: float | None,
-               out: Any) -> None:
-    asyncio.run(drive(url, agents, seconds, window, rate, out))
+               out: Any, loop: str) -> None:
+    runloop.run(drive(url, agents, seconds, window, rate, out), loop)
 
 
 def measure(url: str, agents: list[str], seconds: float, procs: int, window: int,
-            rate: float | None, echo: bool) -> dict[str, Any]:
+            rate: float | None, echo: bool, loop: str) -> dict[str, Any]:
     q: Any = mp.get_context("spawn").Queue()
     shares = [agents[k::procs] for k in range(procs)]
     ps = [mp.get_context("spawn").Process(
-        target=run_driver, args=(url, s, seconds, window, rate / procs if rate else None, q))
+        target=run_driver,
+        args=(url, s, seconds, window, rate / procs if rate else None, q, loop))
         for s in shares]
     for p in ps:
         p.start()
@@ -201,6 +202,9 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--procs", type=int, default=2, help="driver processes")
     ap.add_argument("--window", type=int, default=150, help="outstanding requests per process")
+    ap.add_argument("--loop", choices=runloop.LOOPS, default="uvloop",
+                    help="event loop of every process of the run: PAM, the echo server and "
+                         "the drivers alike (default uvloop, PAM's default)")
     ap.add_argument("--profile", metavar="FILE",
                     help="run PAM under cProfile and write its stats here (slower: for "
                          "finding where the time goes, not for the figures)")
@@ -224,21 +228,25 @@ def main() -> int:
         procs.append(subprocess.Popen(
             [sys.executable, *profile, "-m", "pam_service", "--zones", ZONE,
              "--amqp-url", pam_url,
-             "--redis-url", REDIS, "--key-prefix", prefix, "--log-level", "warning"], cwd=ROOT))
+             "--redis-url", REDIS, "--key-prefix", prefix, "--log-level", "warning",
+             "--loop", args.loop], cwd=ROOT))
         procs.append(subprocess.Popen(
             [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-             f"from bench.e2e import run_echo; run_echo({echo_url!r})"], cwd=ROOT))
+             f"from bench.e2e import run_echo; run_echo({echo_url!r}, {args.loop!r})"], cwd=ROOT))
         wait_for_consumer(pam_url)
         wait_for_consumer(echo_url)
         say(f"logging in {len(agents)} agents")
         asyncio.run(login_all(pam_url, agents))
         say("echo: saturating")
-        echo = measure(echo_url, agents, args.seconds, args.procs, args.window, None, echo=True)
+        echo = measure(echo_url, agents, args.seconds, args.procs, args.window, None, echo=True,
+                       loop=args.loop)
         say(f"echo: {echo['cmds_per_s']} cmds/s; PAM: saturating")
-        pam = measure(pam_url, agents, args.seconds, args.procs, args.window, None, echo=False)
+        pam = measure(pam_url, agents, args.seconds, args.procs, args.window, None, echo=False,
+                      loop=args.loop)
         half = pam["cmds_per_s"] / 2
         say(f"PAM: {pam['cmds_per_s']} cmds/s; PAM at half rate ({half:.0f}/s)")
-        paced = measure(pam_url, agents, args.seconds, args.procs, args.window, half, echo=False)
+        paced = measure(pam_url, agents, args.seconds, args.procs, args.window, half, echo=False,
+                        loop=args.loop)
         r = redis.Redis.from_url(REDIS)
         mem = r.memory_usage(f"{prefix}:{{{ZONE}}}:agents") or 0
     finally:
@@ -266,6 +274,7 @@ def main() -> int:
         "saturated_p50_ms": pam["p50_ms"], "saturated_p99_ms": pam["p99_ms"],
         "echo_p50_ms": echo["p50_ms"], "echo_p99_ms": echo["p99_ms"],
         "driver": {"processes": args.procs, "window_per_process": args.window},
+        "loop": args.loop,
         "agents": args.agents, "seconds": args.seconds,
         "redis_agents_hash_bytes_per_agent": round(mem / len(agents), 1),
         "errors_by_code": {"pam": pam["errors_by_code"], "paced": paced["errors_by_code"],

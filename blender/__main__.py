@@ -19,6 +19,7 @@ import sys
 from blender import config as blender_config
 from blender import logs
 from blender.app import BlenderApp
+from pam_service import runloop
 from pam_service.client import PamError
 
 log = logging.getLogger("pam.blender")
@@ -74,7 +75,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logs.setup(args.log_level)
-    return asyncio.run(run(args))
+    return runloop.run(run(args))
 
 
 if __name__ == "__main__":

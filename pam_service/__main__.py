@@ -15,6 +15,7 @@ import sys
 
 from prometheus_client import REGISTRY, start_http_server
 
+from pam_service import runloop
 from pam_service.auth import Policy
 from pam_service.logs import setup
 from pam_service.service import AgentsByState, PamService, Settings
@@ -56,6 +57,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="how long WAIT may take before the batch counts as failed and is "
                         "retried (default 500)")
     p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
+    p.add_argument("--loop", choices=runloop.LOOPS, default=runloop.DEFAULT,
+                   help="event loop (env PAM_LOOP; default uvloop)")
     return p.parse_args(argv)
 
 
@@ -107,7 +110,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     setup(args.log_level)
-    return asyncio.run(run(args))
+    return runloop.run(run(args), args.loop)
 
 
 if __name__ == "__main__":

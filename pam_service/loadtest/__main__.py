@@ -9,7 +9,6 @@ the file. Exit status: 0 when there were no errors and no violations, 1 otherwis
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from pam_service import runloop
 from pam_service.loadtest import config, report
 from pam_service.loadtest.sim import LoadTest
 
@@ -57,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"calls={t.stats.calls_connected}  errors={sum(t.stats.errors.values())}  "
                 f"violations={len(t.checker.violations)}")
                 if int(t.stats.series[-1]["t"]) % 10 == 0 else None)
-            summary = asyncio.run(lt.run())
+            summary = runloop.run(lt.run())
         else:
             with Live(report.live_table(lt), console=console, refresh_per_second=2) as live:
-                summary = asyncio.run(lt.run())
+                summary = runloop.run(lt.run())
     except KeyboardInterrupt:
         return 130
     chart = Path(args.chart or (Path(args.json_path).with_suffix(".png") if args.json_path
