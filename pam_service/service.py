@@ -4,15 +4,20 @@ commits each batch to Redis in one fenced script, then replies, announces and ac
 Flow of one batch (see docs/protocol.md and docs/redis-layout.md):
 
 1. take up to ``batch_max`` deliveries that are waiting (never wait to fill a batch);
-2. validate each (size, ``message_id``, JSON, type, fields, role); look up the
-   ``message_id`` of the valid ones in Redis (one MGET): a command seen before gets
-   its cached reply again and changes nothing;
+2. validate each (size, ``message_id``, JSON, type, fields, role); find which valid
+   ones were applied before: from the lookup that rode with the previous commit, as
+   surely new where this instance's own record of committed ids allows
+   (pam_service.dedup), else one MGET. A command seen before gets its cached reply
+   again and changes nothing;
 3. apply the new ones, in order, to the zone in memory (the pure core);
 4. commit everything in one Lua script: fence token, dedup records with the replies,
    versions, agent / job / call writes, and the events into the zone's outbox stream
-   with their per-agent (per-job) ``seq``;
-5. publish the replies and events with publisher confirms (without awaiting each
-   one), then ack the batch; confirmed outbox entries are trimmed by the next commit.
+   with their per-agent (per-job) ``seq``; the next batch's lookup goes in the same
+   round trip;
+5. put the replies and events on the wire as one write, with publisher confirms
+   (pam_service.amqp), and go on with the next batch; once they are confirmed (and
+   the batches before are acked), ack the batch with one multiple-ack. Confirmed
+   outbox entries are trimmed by a later commit.
 
 A crash anywhere leaves either nothing (the batch is redelivered and applied) or the
 whole commit (the redelivery is recognised by its ``message_id``, answered from the
