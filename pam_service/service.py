@@ -87,6 +87,12 @@ def counted(zone: str, kind: str, result: str) -> Any:
 
 
 TAKEOVERS = Counter("pam_takeovers_total", "Zones taken over by this instance", ["zone"])
+BATCH = Histogram("pam_batch_commands", "Deliveries per batch", ["zone"],
+                  buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+DEDUP = Counter("pam_dedup_ids_total",
+                "Commands checked for a repeat, by how: looked up with the previous commit "
+                "(ahead), known new to this instance (known_new), looked up on their own "
+                "(lookup)", ["zone", "how"])
 
 _encode = m.encoder.encode
 _EVENT_PROPS = Basic.Properties(content_type="application/json", delivery_mode=2)
@@ -194,6 +200,8 @@ class ZoneWorker:
         #: commit and before any publish or ack (where a crash hurts most).
         self.after_commit: Any = None
         self.latency = LATENCY.labels(zone)
+        self.batch_size = BATCH.labels(zone)
+        self.dedup_how = {how: DEDUP.labels(zone, how) for how in ("ahead", "known_new", "lookup")}
         self.inflight: asyncio.Task[None] | None = None
         self.channel: AbstractChannel | None = None
         #: Batches refused because another instance held the fence (or memory was stale).
@@ -444,6 +452,7 @@ class ZoneWorker:
         if not live:
             return
         channel = delivery_channel(live[-1])
+        self.batch_size.observe(len(live))
         now = time.monotonic()
         items = [self.svc.validate(Item(msg, now)) for msg in live]
         if not self.active or channel is not self.taken_on:
@@ -528,17 +537,22 @@ class ZoneWorker:
         looked, self.looked = self.looked, None
         cached: dict[str, bytes | None] = {}
         missing = []
+        ahead = 0
         for it in items:
             mid = it.msg.message_id
             if it.cmd is None or not mid:
                 continue
             if looked is not None and mid in looked:
                 cached[mid] = looked[mid]
+                ahead += 1
             elif self._may_be_seen(it.msg):
                 missing.append(mid)
             else:
                 cached[mid] = None
+        self.dedup_how["ahead"].inc(ahead)
+        self.dedup_how["known_new"].inc(len(cached) - ahead)
         if missing:
+            self.dedup_how["lookup"].inc(len(missing))
             cached.update(zip(missing, await self.store.seen(missing), strict=True))
         return cached
 

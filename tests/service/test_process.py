@@ -48,6 +48,11 @@ async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigte
         assert 'pam_commands_total{result="Accepted",type="Login",zone="z1"} 1.0' in text
         assert 'pam_agents{kind="agent_state",state="Ready",zone="z1"} 1.0' in text
         assert "pam_command_seconds_bucket" in text
+        assert 'pam_batch_commands_count{zone="z1"}' in text
+        # a zone nobody held before: its commands are known new, no lookup in Redis
+        known_new = [line for line in text.splitlines()
+                     if line.startswith('pam_dedup_ids_total{how="known_new",zone="z1"}')]
+        assert known_new and float(known_new[0].split()[-1]) >= 2, known_new
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
