@@ -20,7 +20,7 @@ refused, together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
@@ -119,8 +119,8 @@ class Context:
 class World:
     """The records a command may touch. A key mapped to ``None`` is known to be absent."""
 
-    agents: dict[str, Agent | None] = field(default_factory=dict)
-    jobs: dict[str, JobTask | None] = field(default_factory=dict)
+    agents: Mapping[str, Agent | None] = field(default_factory=dict)
+    jobs: Mapping[str, JobTask | None] = field(default_factory=dict)
 
 
 class Missing(Exception):

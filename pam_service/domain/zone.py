@@ -10,7 +10,7 @@ Everything one wire command causes is one :class:`Result`, committed at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -127,14 +127,31 @@ class Result:
         return bool(self.agents or self.jobs or self.events or self.calls)
 
 
-class _View(dict[str, Any]):
-    """A dict in which every key is 'loaded': absent records read as None."""
+class _View(Mapping[str, Any]):
+    """The zone's records as the machine's World: every key is 'loaded', absent records
+    read as None. A view, not a copy: copying the zone's dict for every step made each
+    command cost in proportion to the zone (267 µs at 20,000 agents against 49 µs at
+    1,000); the machine only reads it, and the zone changes it only after the step."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self._d = d
 
     def __contains__(self, key: object) -> bool:
         return True
 
-    def __missing__(self, key: str) -> None:
-        return None
+    def __getitem__(self, key: str) -> Any:
+        return self._d.get(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._d.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
 
 
 def _gates_changed(old: JobTask | None, new: JobTask) -> bool:
