@@ -212,6 +212,8 @@ class ZoneWorker:
         self.taken_on: Any = None
         #: Whether agents may be Unknown (set at a takeover, cleared when none is left).
         self.watch_unknown = False
+        #: When the oldest Unknown agent's resync times out (None: to be looked up).
+        self.resync_due: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -252,6 +254,7 @@ class ZoneWorker:
         doubt = sorted(aid for aid in changed if (a := self.zone.agents.get(aid)) is not None
                        and a.agent_state not in (sm.A.LOGOUT, sm.A.UNKNOWN))
         self.watch_unknown = True  # (some may have been Unknown already)
+        self.resync_due = None
         log.info("took over zone", extra={"zone": self.name, "token": token,
                                           "agents": len(agents), "jobs": len(jobs),
                                           "in_doubt": len(doubt)})
@@ -304,15 +307,21 @@ class ZoneWorker:
         return len(stale)
 
     def _next_resync(self) -> float | None:
-        """Seconds until the oldest Unknown agent's resync times out, if any."""
+        """Seconds until the oldest Unknown agent's resync times out, if any.
+
+        The agents are scanned once per takeover and once per timeout, not per batch:
+        only a takeover makes agents Unknown, so the oldest one's due time can only
+        move later (when it resyncs), and waking early for it is harmless."""
         if not self.active or not self.watch_unknown:
             return None
-        since = [a.since for a in self.zone.agents.values() if a.agent_state is sm.A.UNKNOWN]
-        if not since:  # only a takeover makes agents Unknown: no need to look again
-            self.watch_unknown = False
-            return None
-        due = min(since) + timedelta(seconds=self.svc.settings.resync_timeout_s)
-        return max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.01
+        if self.resync_due is None:
+            since = [a.since for a in self.zone.agents.values()
+                     if a.agent_state is sm.A.UNKNOWN]
+            if not since:
+                self.watch_unknown = False
+                return None
+            self.resync_due = min(since) + timedelta(seconds=self.svc.settings.resync_timeout_s)
+        return max(0.0, (self.resync_due - datetime.now(UTC)).total_seconds()) + 0.01
 
     def drop(self, why: str) -> None:
         log.warning("leaving zone", extra={"zone": self.name, "reason": why})
@@ -397,6 +406,7 @@ class ZoneWorker:
 
     async def _resolve_stale_safely(self) -> None:
         self.busy = True
+        self.resync_due = None  # looked up again after this
         try:
             await self.resolve_stale()
         except asyncio.CancelledError:
