@@ -547,7 +547,7 @@ class ZoneWorker:
         looked, self.looked = self.looked, None
         cached: dict[str, bytes | None] = {}
         missing = []
-        ahead = 0
+        ahead = known_new = 0
         for it in items:
             mid = it.msg.message_id
             if it.cmd is None or not mid:
@@ -559,8 +559,9 @@ class ZoneWorker:
                 missing.append(mid)
             else:
                 cached[mid] = None
+                known_new += 1
         self.dedup_how["ahead"].inc(ahead)
-        self.dedup_how["known_new"].inc(len(cached) - ahead)
+        self.dedup_how["known_new"].inc(known_new)
         if missing:
             self.dedup_how["lookup"].inc(len(missing))
             cached.update(zip(missing, await self.store.seen(missing), strict=True))

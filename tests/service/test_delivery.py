@@ -183,3 +183,42 @@ def test_agent_role_may_command_only_its_own_agent(tmp_path: Path) -> None:
 async def test_client_connects_with_the_url_user_as_user_id(pam: Pam) -> None:
     async with await PamClient.connect(pam.amqp_url) as c:
         assert c.user_id == "guest"
+
+
+async def test_a_batch_holding_one_message_id_twice_is_checked_once_per_delivery() -> None:
+    """Regression: the same command delivered twice in one batch (a client re-sending
+    during a failover) once made the dedup metrics go negative and failed the batch."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from aio_pika.abc import AbstractIncomingMessage
+    from prometheus_client import REGISTRY
+
+    from pam_service.service import Item, PamService, Settings
+
+    svc = PamService(Settings(zones=["zdup"], key_prefix=f"pamtest-{uuid.uuid4().hex[:10]}"))
+    w = svc.workers["zdup"]
+
+    def delivery(mid: str) -> AbstractIncomingMessage:
+        return cast(AbstractIncomingMessage, SimpleNamespace(message_id=mid, redelivered=False))
+
+    ready = m.Ready(agent_id="A")
+    def counts() -> dict[str, float]:
+        return {how: REGISTRY.get_sample_value(
+            "pam_dedup_ids_total", {"zone": "zdup", "how": how}) or 0.0
+            for how in ("ahead", "known_new", "lookup")}
+
+    before = counts()
+    # looked up with the previous commit: both deliveries are answered from that lookup
+    w.looked = {"m1": None}
+    items = [Item(delivery("m1"), 0.0, cmd=ready), Item(delivery("m1"), 0.0, cmd=ready)]
+    assert await w._seen(items) == {"m1": None}
+    # known new to an instance that trusts its record of committed ids: no lookup either
+    w.trusted_from = 0.0
+    items = [Item(delivery("m2"), 0.0, cmd=ready), Item(delivery("m2"), 0.0, cmd=ready)]
+    assert await w._seen(items) == {"m2": None}
+    after = counts()
+    assert after["ahead"] - before["ahead"] == 2
+    assert after["known_new"] - before["known_new"] == 2
+    assert after["lookup"] == before["lookup"]
+    await svc.redis.aclose()
