@@ -141,6 +141,22 @@ AgentEvent = m.AgentStateChanged | m.CallCompleted
 # ---------------------------------------------------------------------------
 
 
+def report_span(start: datetime | None, end: datetime | None,
+                now: datetime | None = None) -> tuple[datetime, datetime]:
+    """A report's span as both the CLI and the dashboard take it: ``start`` defaults to
+    today's midnight UTC, ``end`` to now plus a second (so this second's events count);
+    a time without offset is UTC. ValueError when ``end`` is not after ``start``."""
+    now = now or datetime.now(UTC)
+    start = start or now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = end or now + timedelta(seconds=1)
+    start = start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+    end = end if end.tzinfo is not None else end.replace(tzinfo=UTC)
+    if end <= start:
+        raise ValueError(f"the end ({end.isoformat()}) must be after the start "
+                         f"({start.isoformat()})")
+    return start, end
+
+
 def activity_name(snap: m.AgentSnapshot, cause: str, current: str | None = None) -> str:
     """POM's name for what the snapshot shows the agent doing.
 

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from supervisor_api.reports.activity import to_csv
+from supervisor_api.reports.activity import report_span, to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url
 from supervisor_api.views import duration, redact
@@ -97,12 +97,10 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
 
 
 def _span(args: argparse.Namespace) -> tuple[datetime, datetime]:
-    now = datetime.now(UTC)
-    start = args.start or datetime.combine(now.date(), time(0), tzinfo=UTC)
-    end = args.end or now
-    if end <= start:
-        raise argparse.ArgumentTypeError("--to must be after --from")
-    return start, end
+    try:
+        return report_span(args.start, args.end)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--to must be after --from: {e}") from None
 
 
 async def run(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from litestar import Request, Response, get
@@ -19,7 +19,13 @@ from litestar.exceptions import ClientException
 from litestar.params import FromQuery, QueryParameter
 
 from pam_service import messages as m
-from supervisor_api.reports.activity import ActivityRow, CampaignRow, SummaryRow, to_csv
+from supervisor_api.reports.activity import (
+    ActivityRow,
+    CampaignRow,
+    SummaryRow,
+    report_span,
+    to_csv,
+)
 from supervisor_api.reports.ingest import ReportIngester
 from supervisor_api.reports.store import ReportStore
 from supervisor_api.web.access import logged_in, user_of
@@ -61,10 +67,6 @@ async def close_store(store: ReportStore | None, ingester: ReportIngester | None
 FEW = 16
 
 
-def day_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def today_source(store: ReportStore | None,
                  ) -> Callable[[list[str]], Awaitable[dict[str, Today]]] | None:
     """Today's figures per agent, from the report store (None: no store, no figures)."""
@@ -73,9 +75,8 @@ def today_source(store: ReportStore | None,
 
     async def today(agent_ids: list[str]) -> dict[str, Today]:
         now = datetime.now(UTC)
-        start = day_start(now)
+        start, end = report_span(None, None, now)
         wanted = set(agent_ids)
-        end = now + timedelta(seconds=1)
         if len(agent_ids) <= FEW:  # read only these agents' events
             rows = [r for aid in agent_ids
                     for r in await store.agent_summary(start, end, aid, now=now)]
@@ -98,17 +99,10 @@ def _store(request: Request[Any, Any, Any]) -> ReportStore:
 
 
 def _span(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    now = datetime.now(UTC)
-    start = start or day_start(now)
-    end = end or now + timedelta(seconds=1)
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=UTC)
-    if end <= start:
-        raise ClientException(f"'to' ({end.isoformat()}) must be after 'from' "
-                              f"({start.isoformat()})")
-    return start, end
+    try:
+        return report_span(start, end)
+    except ValueError as e:
+        raise ClientException(f"'to' must be after 'from': {e}") from None
 
 
 def _answer(rows: Sequence[Any], fmt: Format, name: str) -> Any:

@@ -6,20 +6,14 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
 
 from pam_service import messages as m
 from pam_service.client import PamClient
+from tests.ha.harness import free_port
 from tests.service.conftest import AMQP, REDIS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigterm(
