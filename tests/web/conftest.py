@@ -13,10 +13,12 @@ import httpx
 import pytest
 import uvicorn
 
+from pam_service import messages as m
 from supervisor_api.web.app import DashboardSettings, create_app
 from supervisor_api.web.users import Users, WebUser, hash_password
 from tests.ha.harness import free_port
 from tests.service.conftest import Pam, pam, vhost  # noqa: F401
+from tests.service.test_dispatch import PROGRESSIVE, staff
 
 PASSWORD = "s3cret-pw"
 
@@ -79,3 +81,12 @@ async def dashboard(pam: Pam, tmp_path: Path) -> AsyncIterator[Dashboard]:  # no
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 20)
+
+
+async def one_sale(p: Pam) -> None:
+    """Agent A on progressive job J takes one call and wraps it up with "Sale"."""
+    await p.ok(PROGRESSIVE)
+    await staff(p, p.client, ["A"])
+    await p.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await p.ok(m.CustomerDisconnected(call_id="c1"))
+    await p.ok(m.WrapupContact(agent_id="A", session_id="c1", completion_code="Sale"))

@@ -15,7 +15,7 @@ import pytest
 from pam_service import messages as m
 from tests.service.conftest import eventually
 from tests.service.test_dispatch import PROGRESSIVE, staff
-from tests.web.conftest import Dashboard
+from tests.web.conftest import Dashboard, one_sale
 
 
 class Stream:
@@ -216,11 +216,7 @@ async def test_openapi_document_describes_the_api(dashboard: Dashboard) -> None:
 
 async def test_reports_and_todays_figures_come_from_the_store(dashboard: Dashboard) -> None:
     pam = dashboard.pam
-    await pam.ok(PROGRESSIVE)
-    await staff(pam, pam.client, ["A"])
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
-    await pam.ok(m.CustomerDisconnected(call_id="c1"))
-    await pam.ok(m.WrapupContact(agent_id="A", session_id="c1", completion_code="Sale"))
+    await one_sale(pam)
     async with dashboard.login("sup") as c:
         async def wrapped_up() -> Any:
             rows = (await c.get("/api/reports/activity", params={"agent": "A"})).json()

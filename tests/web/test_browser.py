@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from pam_service import messages as m
 from supervisor_api.web.screenshot import ARGS, CHROMIUM
 from tests.service.test_dispatch import PROGRESSIVE, staff
-from tests.web.conftest import PASSWORD, Dashboard
+from tests.web.conftest import PASSWORD, Dashboard, one_sale
 
 expect.set_options(timeout=15_000)
 
@@ -123,11 +123,7 @@ async def test_zone_unavailable_banner_when_pam_goes_down_and_back(
 async def test_reports_tab_shows_agent_activity_and_offers_csv(
         browser: Browser, dashboard: Dashboard) -> None:
     pam = dashboard.pam
-    await pam.ok(PROGRESSIVE)
-    await staff(pam, pam.client, ["A"])
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
-    await pam.ok(m.CustomerDisconnected(call_id="c1"))
-    await pam.ok(m.WrapupContact(agent_id="A", session_id="c1", completion_code="Sale"))
+    await one_sale(pam)
     page = await log_in(browser, dashboard, "sup")
     await page.click('.tabs button[data-tab="reports"]')
     await page.select_option("#report-form select[name=kind]", "activity")
