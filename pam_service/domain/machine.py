@@ -360,8 +360,8 @@ def target_working(tx: Tx, a: Agent, c: m.Consult) -> bool:
 
 
 def target_pending_full(tx: Tx, a: Agent, c: m.Consult) -> bool:
-    assert c.target_agent_id is not None
-    return len(tx.must(c.target_agent_id).pending_consults) >= MAX_PENDING_CONSULTS
+    b = tx.agent(c.target_agent_id) if c.target_agent_id is not None else None
+    return b is not None and len(b.pending_consults) >= MAX_PENDING_CONSULTS
 
 
 def in_agent_consult_as_initiator(tx: Tx, a: Agent, c: Any) -> bool:
@@ -492,6 +492,8 @@ def format_due(tx: Tx, due: datetime) -> str:
 
 def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:
     """The contact ends for its owner: Wrapup, and WrapupStarted to the desktop."""
+    # its consult waiting on a busy colleague ends with the call it was about
+    drop_outgoing_consult(tx, tx.must(agent_id))
     a = tx.must(agent_id)
     w = a.wrapup or m.WrapupSpec()
     if external:
@@ -557,6 +559,7 @@ def finish_work(tx: Tx, agent_id: str) -> None:
        resyncs), otherwise Ready; a Ready agent with a pending callback gets it at once;
     4. an agent still attached to a job but no longer nailed is nailed again.
     """
+    drop_outgoing_consult(tx, tx.must(agent_id))
     a = tx.set(agent_id, **_CALL_FIELDS_CLEARED)
     # 1. pending consults, oldest first; stale ones are dropped.
     while a.pending_consults:
@@ -597,7 +600,8 @@ def finish_work(tx: Tx, agent_id: str) -> None:
         pass  # stays Unknown (never Ready, never offered work) until the desktop resyncs
     else:
         tx.set(agent_id, agent_state=A.READY, reason_code=None, reason=None, walkaway=False)
-        if a.pending_callbacks:
+        # an agent released to inbound takes no outbound work: its callbacks wait
+        if a.pending_callbacks and a.job_state in NOT_INBOUND:
             deliver_callback(tx, agent_id)
             return
     # 4. nailing.
@@ -671,7 +675,7 @@ def do_login(tx: Tx, a: Agent, c: m.Login) -> None:
 
 def do_ready(tx: Tx, a: Agent, c: Any) -> None:
     tx.set(a.agent_id, agent_state=A.READY, reason_code=None, reason=None, walkaway=False)
-    if a.pending_callbacks:
+    if a.pending_callbacks and a.job_state in NOT_INBOUND:
         deliver_callback(tx, a.agent_id)
 
 
@@ -916,6 +920,8 @@ def do_blend_outbound_pending(tx: Tx, a: Agent, c: Any) -> None:
 def do_blend_outbound_now(tx: Tx, a: Agent, c: Any) -> None:
     tx.set(a.agent_id, job_state=J.JOB_DETACHED)
     tx.notify(m.BlendedToOutbound, a.agent_id)
+    if a.agent_state is A.READY and a.pending_callbacks:  # they waited while inbound
+        deliver_callback(tx, a.agent_id)
 
 
 def do_cancel_pending_inbound(tx: Tx, a: Agent, c: Any) -> None:
@@ -1143,6 +1149,9 @@ TABLE: dict[type[Any], list[Entry]] = {
                "not the agent itself", guard=bad_consult_target),
         Reject(src(call=ALL_C - TALK), "InvalidTransition",
                "Consult needs a customer call in Talking or Hold"),
+        # A full target answers first: a third consult is LimitReached whoever sends it.
+        Reject(ANY, "LimitReached", "the target agent already has two pending consults",
+               guard=target_pending_full),
         Reject(ANY, "InvalidTransition", "a consult is already outstanding",
                guard=consult_outstanding),
         Row(ANY, To(A.BUSY, C.CONSULT), do_consult_external, guard=consult_to_external,
@@ -1151,8 +1160,6 @@ TABLE: dict[type[Any], list[Entry]] = {
                guard=target_not_logged_in),
         Row(ANY, To(A.BUSY, C.CONSULT), do_consult_agent, guard=target_ready_idle,
             note="both agents Consult; customer on hold"),
-        Reject(ANY, "LimitReached", "the target agent already has two pending consults",
-               guard=target_pending_full),
         Row(ANY, STAY, do_consult_pending, guard=target_working,
             note="target busy: ConsultPending, delivered when its work ends"),
         reject_rest("the target agent is not available for a consult"),
@@ -1262,6 +1269,10 @@ TABLE: dict[type[Any], list[Entry]] = {
         NOT_LOGGED_IN,
         Reject(ANY, "Ignored", "the zone is failing over or messaging cannot confirm",
                guard=zone_degraded, alarm="P_POMAGT50"),
+        # "During HA of the agent manager": an agent in doubt is still being resynced
+        Reject(src(agent={A.UNKNOWN}), "Ignored",
+               "the agent's state is being resynchronised after a failover",
+               alarm="P_POMAGT50"),
         Reject(ANY, "Ignored", "the agent has a pending callback or consult",
                guard=has_pending_activity, alarm="P_POMAGT50"),
         Row(src(job={J.JOB_INBOUND, J.PENDING_MANUAL_INBOUND}), STAY, do_release_again,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pam_service import messages as m
+from pam_service.domain import machine as sm
 from tests.core.sim import Sim
 
 
@@ -634,3 +635,55 @@ def test_rule_unknown_state_during_failover_until_resynchronised() -> None:
     s.no(m.Ready(agent_id="A"), "Unavailable")
     s.zone._agent_input(sm.ResolveUnknown(agent_id="A"), s.ctx())
     assert s.states("A")[0] == "NotReady"
+
+
+def test_rule_a_third_consult_on_a_full_target_is_limit_reached_whoever_sends_it() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A", "B", "C")
+    s.ok(m.Consult(agent_id="C", target_agent_id="B"))
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    s.no(m.Consult(agent_id="C", target_agent_id="B"), "LimitReached")  # C's again
+    s.ok(m.RejectConsult(agent_id="B", from_agent_id="A"))
+    s.no(m.Consult(agent_id="C", target_agent_id="B"), "InvalidTransition")  # not full now
+
+
+def test_rule_a_pending_consult_ends_with_the_initiators_call() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A", "B", "C", "D")
+    s.ok(m.Consult(agent_id="C", target_agent_id="B"))
+    res = s.ok(m.CustomerDisconnected(call_id="c2"))  # C's customer hangs up
+    assert s.agent("B").pending_consults == ()
+    assert {e.snapshot.agent_id for e in s.events(res, m.AgentStateChanged)} == {"B", "C"}
+    s.ok(m.Consult(agent_id="D", target_agent_id="B"))
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))  # two live ones: not full before
+    assert [p.from_agent_id for p in s.agent("B").pending_consults] == ["D", "A"]
+
+
+def test_rule_release_from_outbound_of_an_agent_in_doubt_is_ignored_with_P_POMAGT50() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.zone.internal(sm.MarkUnknown(agent_id="A"), s.ctx())
+    res = s.no(m.ReleaseFromOutbound(agent_id="A"), "Ignored")
+    (alarm,) = s.events(res, m.Alarm)
+    assert (alarm.code, alarm.agent_id) == ("P_POMAGT50", "A")
+    assert s.states("A")[2] == "JobAttached"
+
+
+def test_rule_an_agent_released_to_inbound_gets_its_callback_only_back_on_outbound() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ok(m.CallbackDue(job_id="J", callback_id="cb", agent_id="A"))
+    s.ok(m.BlendToInbound(agent_id="A"))
+    s.ok(m.CustomerDisconnected(call_id="c0"))
+    s.ok(m.WrapupContact(agent_id="A", session_id="c0"))
+    assert s.states("A") == ("Ready", "Idle", "JobInbound")  # no outbound callback
+    s.ok(m.NotReady(agent_id="A", reason_code=1))
+    s.ok(m.Ready(agent_id="A"))
+    assert s.states("A") == ("Ready", "Idle", "JobInbound")
+    res = s.ok(m.BlendToOutbound(agent_id="A"))
+    assert s.events(res, m.CallbackOffered)
+    assert s.states("A")[:2] == ("Busy", "Callback")
