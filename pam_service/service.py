@@ -37,7 +37,7 @@ import random
 import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, cast
 
 import aio_pika
@@ -121,6 +121,12 @@ class Settings:
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = 500
     callback_due_utc: bool = False
+    #: A zone with no command for this long trims its confirmed outbox entries
+    #: (instead of leaving them to the next commit).
+    quiet_trim_s: float = 0.05
+    #: The server's time zone for callback due times (None: this host's local zone,
+    #: which the TZ environment variable sets).
+    server_tz: tzinfo | None = None
     instance: str = "pam"
     #: Tries of a batch that cannot be committed before it is requeued.
     batch_retries: int = 20
@@ -203,6 +209,8 @@ class ZoneWorker:
         self.batch_size = BATCH.labels(zone)
         self.dedup_how = {how: DEDUP.labels(zone, how) for how in ("ahead", "known_new", "lookup")}
         self.inflight: asyncio.Task[None] | None = None
+        #: A failed quiet trim is not tried again before this (monotonic) time.
+        self.quiet_retry_at = 0.0
         self.channel: AbstractChannel | None = None
         #: Batches refused because another instance held the fence (or memory was stale).
         self.fenced = 0
@@ -383,15 +391,22 @@ class ZoneWorker:
     async def run(self) -> None:
         while True:
             wait = self._next_resync()
+            quiet = self._quiet_trim_due()
             if self.pending:
                 first = self.pending.popleft()
-            elif wait is None:
+            elif not self.inbox.empty():
+                first = self.inbox.get_nowait()
+            elif wait is None and quiet is None:
                 first = await self.inbox.get()
             else:
                 try:
-                    first = await asyncio.wait_for(self.inbox.get(), wait)
+                    async with asyncio.timeout(min(t for t in (wait, quiet) if t is not None)):
+                        first = await self.inbox.get()
                 except TimeoutError:
-                    await self._resolve_stale_safely()
+                    if quiet is not None and (wait is None or quiet <= wait):
+                        await self._trim_quiet()
+                    else:
+                        await self._resolve_stale_safely()
                     continue
             msgs = [first]
             while len(msgs) < self.svc.settings.batch_max and self.pending:
@@ -403,6 +418,31 @@ class ZoneWorker:
                 await self._process_with_retries(msgs)
             finally:
                 self.busy = False
+
+    def _quiet_trim_due(self) -> float | None:
+        """Seconds to wait for a command before trimming the outbox while the zone is
+        quiet, if it holds entries of this instance: else the last batch's entries wait
+        for the next commit, and a crash meanwhile would put its agents in doubt
+        (docs/deployment.md, "Agents in doubt")."""
+        if not self.active or (not self.trim and self.inflight is None):
+            return None
+        return max(self.svc.settings.quiet_trim_s, self.quiet_retry_at - time.monotonic())
+
+    async def _trim_quiet(self) -> None:
+        self.busy = True
+        try:
+            await self.flush()  # the last batch confirmed: its entries are in self.trim
+            self.inflight = None
+            ids, self.trim = self.trim, []
+            if ids and self.active:
+                try:
+                    await self.store.trim(ids)
+                except Exception as e:  # Redis gone: the next commit trims them
+                    self.trim = ids + self.trim
+                    self.quiet_retry_at = time.monotonic() + 1.0
+                    log.warning("quiet trim failed", extra={"zone": self.name, "error": repr(e)})
+        finally:
+            self.busy = False
 
     async def _resolve_stale_safely(self) -> None:
         self.busy = True
@@ -449,7 +489,8 @@ class ZoneWorker:
     def ctx(self) -> sm.Context:
         return sm.Context(zone=self.name, now=datetime.now(UTC),
                           degraded=time.monotonic() < self.failing_over_until,
-                          callback_due_utc=self.svc.settings.callback_due_utc)
+                          callback_due_utc=self.svc.settings.callback_due_utc,
+                          server_tz=self.svc.server_tz)
 
     async def process(self, msgs: list[AbstractIncomingMessage]) -> None:
         # Deliveries of a closed channel cannot be acked and the broker gives them to the
@@ -673,6 +714,7 @@ class AgentsByState:
 class PamService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.server_tz = settings.server_tz or datetime.now().astimezone().tzinfo or UTC
         self.redis: aioredis.Redis = connect_redis(settings.redis_url)
         self.conn: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None

@@ -10,6 +10,7 @@ import asyncio
 
 from pam_service import messages as m
 from tests.service.conftest import Pam, eventually
+from tests.service.test_dispatch import PROGRESSIVE, staff
 
 
 class Crash(Exception):
@@ -121,3 +122,26 @@ async def test_takeover_marks_agents_in_doubt_unknown_until_their_desktops_resyn
     assert (await pam.states("D"))[0] == "NotReady"
     # every logged-in agent was told the zone is served again
     assert {e.agent_id for e in st.others if isinstance(e, m.POMAvailable)} >= set("ABCD")
+
+
+async def test_a_quiet_zone_trims_its_outbox_so_a_crash_leaves_nobody_in_doubt(
+        pam: Pam) -> None:
+    active = pam.services[0]
+    await pam.ok(PROGRESSIVE)
+    await staff(pam, pam.client, ["A"])  # its last command changes A: JobAttached
+    store = active.workers["z1"].store
+
+    async def trimmed() -> bool:
+        return await store.r.xlen(store.k_outbox) == 0
+
+    # no further command comes: the confirmed entries go without waiting for one
+    await eventually(trimmed)
+    standby = await pam.start(instance="standby")
+    await active.conn.close()  # type: ignore[union-attr]  # dies, with no graceful stop
+    pam.services.remove(active)
+    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    assert standby.workers["z1"].active
+    assert r.agent_id == "A"  # not in doubt: still Ready and in the pool
+    st = States(pam)
+    await st.pump()
+    assert "MarkUnknown" not in st.causes("A")

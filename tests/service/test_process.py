@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pam_service import messages as m
 from pam_service.client import PamClient
+from pam_service.service import PamService, Settings
 from tests.ha.harness import free_port
 from tests.service.conftest import AMQP, REDIS
 
@@ -58,8 +61,6 @@ async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigte
 
 async def test_graceful_stop_tells_desktops_pom_not_available(
         vhost: str, redis_prefix: str) -> None:
-    from pam_service.service import PamService, Settings
-
     prefix = redis_prefix
     svc = PamService(Settings(zones=["z1"], amqp_url=AMQP + vhost, redis_url=REDIS,
                               key_prefix=prefix))
@@ -70,3 +71,11 @@ async def test_graceful_stop_tells_desktops_pom_not_available(
         await svc.stop()
         ev = await events.wait_for(m.POMNotAvailable, agent_id="A")
         assert isinstance(ev, m.POMNotAvailable) and ev.seq > 0
+
+
+def test_callback_due_times_are_in_the_hosts_time_zone_unless_one_is_set() -> None:
+    host = PamService(Settings(zones=["z1"])).workers["z1"].ctx()
+    assert host.server_tz.utcoffset(host.now) == datetime.now().astimezone().utcoffset()
+    kolkata = ZoneInfo("Asia/Kolkata")
+    ctx = PamService(Settings(zones=["z1"], server_tz=kolkata)).workers["z1"].ctx()
+    assert ctx.server_tz is kolkata
