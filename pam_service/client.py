@@ -126,15 +126,19 @@ class PamClient:
 
     async def send(self, zone: str, cmd: m.Command, *, timeout: float = 10.0,
                    message_id: str | None = None,
-                   headers: dict[str, str] | None = None) -> m.AnyReply:
-        """Send a command and await its reply."""
+                   headers: dict[str, str] | None = None,
+                   expiration: float | None = None) -> m.AnyReply:
+        """Send a command and await its reply.
+
+        ``expiration`` (seconds): a command not applied within it is dead-lettered,
+        never applied late; no reply comes then (ReplyTimeout)."""
         mid = message_id or uuid.uuid4().hex
         corr = uuid.uuid4().hex
         fut: asyncio.Future[m.AnyReply] = asyncio.get_running_loop().create_future()
         self.pending[corr] = fut
         try:
             await self.publish(zone, m.encoder.encode(cmd), message_id=mid, reply=True,
-                               correlation_id=corr, headers=headers)
+                               correlation_id=corr, headers=headers, expiration=expiration)
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError as e:
             raise ReplyTimeout(f"{type(cmd).__name__} to zone {zone!r}: no reply in {timeout} s "

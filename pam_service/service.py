@@ -173,6 +173,8 @@ class Item:
     cmd: m.Command | None = None
     reply: bytes | None = None  # set when known before applying (bad input, duplicate)
     reject: m.Rejected | None = None
+    #: Its ``expiration`` ran out between delivery and applying: dead-lettered, not applied.
+    expired: bool = False
 
 
 class ZoneWorker:
@@ -188,6 +190,10 @@ class ZoneWorker:
         self.zone = Zone(zone, pool)
         self.token: int | None = None
         self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        #: id(delivery) -> monotonic deadline, for deliveries with an ``expiration``: the
+        #: broker expires commands in the queue, PAM those that wait in its prefetch
+        #: (a batch retrying through a Redis outage holds the rest).
+        self.deadlines: dict[int, float] = {}
         #: Deliveries taken from the inbox for the next batch, whose ``message_id``s
         #: were looked up with the last commit (``looked``; None when not valid).
         self.pending: collections.deque[AbstractIncomingMessage] = collections.deque()
@@ -232,7 +238,12 @@ class ZoneWorker:
         # and one zone's prefetch cannot starve another.
         self.channel = channel
         self.queue = await topology.declare_zone(channel, self.name)
-        self.consumer_tag = await self.queue.consume(self.inbox.put, no_ack=False)
+        self.consumer_tag = await self.queue.consume(self._delivered, no_ack=False)
+
+    async def _delivered(self, msg: AbstractIncomingMessage) -> None:
+        if isinstance(msg.expiration, int | float):  # seconds, as aio-pika decodes it
+            self.deadlines[id(msg)] = time.monotonic() + msg.expiration
+        self.inbox.put_nowait(msg)
 
     async def stop_consuming(self) -> None:
         if self.queue is not None and self.consumer_tag is not None:
@@ -497,6 +508,10 @@ class ZoneWorker:
         # active consumer again, which may now be another instance (this one was stalled
         # or cut off): handling them here would only take the zone back from it.
         live = [msg for msg in msgs if delivery_channel(msg) is not None]
+        if self.deadlines:
+            for msg in msgs:
+                if delivery_channel(msg) is None:
+                    self.deadlines.pop(id(msg), None)
         if len(live) < len(msgs):
             log.warning("dropping deliveries of a closed channel; the broker redelivers them",
                         extra={"zone": self.name, "dropped": len(msgs) - len(live)})
@@ -506,6 +521,8 @@ class ZoneWorker:
         self.batch_size.observe(len(live))
         now = time.monotonic()
         items = [self.svc.validate(Item(msg, now)) for msg in live]
+        if self.deadlines:
+            self._expire(items, now)
         if not self.active or channel is not self.taken_on:
             # first delivery, or the first on a new channel after a reconnect: the zone
             # may have been served elsewhere meanwhile (reload it, drain the outbox)
@@ -562,6 +579,9 @@ class ZoneWorker:
             self.committed_ids.add(mid)
         committed, seen = await self.store.commit_and_look(self.token, batch, look)
         self.looked = dict(zip(look, seen, strict=True))
+        if self.deadlines:
+            for it in items:
+                self.deadlines.pop(id(it.msg), None)
         if self.after_commit is not None:
             await self.after_commit()
         # This batch's replies and events go on the wire now, in batch order; their
@@ -573,6 +593,15 @@ class ZoneWorker:
         except Exception as e:  # the channel died: the broker redelivers, dedup answers
             confirmed = _raise(e)
         self.inflight = asyncio.create_task(self._finish(items, confirmed, self.inflight))
+
+    def _expire(self, items: list[Item], now: float) -> None:
+        """Commands past their deadline are not applied (PROTOCOL.md: never applied
+        late); the batch that commits drops their deadlines (a retry checks again)."""
+        for it in items:
+            deadline = self.deadlines.get(id(it.msg))
+            if deadline is not None and now > deadline and it.cmd is not None:
+                it.cmd, it.expired = None, True
+                counted(self.name, "-", "expired").inc()
 
     def _may_be_seen(self, msg: AbstractIncomingMessage) -> bool:
         """Whether the command may have been applied before (ask Redis), or is surely new:
@@ -615,6 +644,10 @@ class ZoneWorker:
                                          self.channel)
                     for it in items if not it.msg.reply_to and it.reject is not None
                     and it.reject.code not in ("NoAgentAvailable", "Ignored")]
+            dead += [self.svc.dead_letter(
+                it.msg, f"Expired: not applied within its expiration "
+                f"({it.msg.expiration} s) of its delivery to PAM", self.channel)
+                for it in items if it.expired]
             await asyncio.gather(*dead, confirmed)
             if previous is not None:
                 # a multiple-ack covers the earlier batches too: they go first

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from pam_service import messages as m
 from pam_service.auth import Policy
-from pam_service.client import PamClient, UnknownZone
-from tests.service.conftest import Pam
+from pam_service.client import PamClient, ReplyTimeout, UnknownZone
+from tests.service.conftest import Pam, eventually
 
 
 class Crash(Exception):
@@ -222,3 +222,39 @@ async def test_a_batch_holding_one_message_id_twice_is_checked_once_per_delivery
     assert after["known_new"] - before["known_new"] == 2
     assert after["lookup"] == before["lookup"]
     await svc.redis.aclose()
+
+
+async def test_a_command_that_expires_waiting_in_pams_prefetch_is_dead_lettered_not_applied(
+        pam: Pam) -> None:
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    dead = await pam.client.channel.declare_queue("pam.dead", durable=True,
+                                                  arguments={"x-queue-type": "quorum"})
+    worker = pam.services[0].workers["z1"]
+    held, gate = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:  # the batch loop stalls after a commit (as in a Redis outage)
+        worker.after_commit = None
+        held.set()
+        await gate.wait()
+
+    worker.after_commit = hold
+    first = asyncio.create_task(pam.send(m.GetAgentStatus(agent_id="A")))
+    await held.wait()
+    late = asyncio.create_task(
+        pam.client.send("z1", m.Ready(agent_id="A"), expiration=0.2, timeout=3))
+    await eventually(lambda: worker.deadlines)  # delivered to PAM, waiting
+    deadline = max(worker.deadlines.values())
+    await eventually(lambda: time.monotonic() > deadline)
+    gate.set()
+    await first
+    with pytest.raises(ReplyTimeout):
+        await late
+    async with dead.iterator(timeout=10) as it:
+        async for msg in it:
+            await msg.ack()
+            reason = str((msg.headers or {}).get("x-pam-reason"))
+            if reason.startswith("Expired"):
+                break
+    assert "expiration" in reason
+    assert (await pam.status("A")).agent_state == "NotReady"  # never applied late
+    assert not worker.deadlines
