@@ -986,6 +986,9 @@ def do_nailed_only(tx: Tx, a: Agent, c: Any) -> None:
 def do_nail_drop_busy(tx: Tx, a: Agent, c: Any) -> None:
     tx.set(a.agent_id, nailed=False)
     tx.notify(m.NailupChange, a.agent_id, nailed=False)
+    if a.session_id and a.call_state in (*ON_CALL, C.DIALING):
+        # the agent's voice path is gone: the customer is not left on a silent line
+        tx.emit(m.ReleaseCall(agent_id=a.agent_id, call_id=a.session_id))
     do_customer_drop(tx, tx.must(a.agent_id), c)
 
 

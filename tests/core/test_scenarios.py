@@ -116,8 +116,10 @@ def test_scenario_08_conference() -> None:
 def test_scenario_09_nailing_drop() -> None:
     s = progressive("A")
     s.connect("c1")
-    s.ok(m.NailingDropped(agent_id="A"))
+    res = s.ok(m.NailingDropped(agent_id="A"))
     assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
+    (release,) = s.events(res, m.ReleaseCall)  # the customer's call, now without an agent
+    assert release.call_id == "c1"
 
 
 def test_scenario_10_preview() -> None:
