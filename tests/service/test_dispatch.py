@@ -12,7 +12,7 @@ import pytest
 from pam_service import messages as m
 from pam_service.client import PamClient
 from pam_service.service import PamService
-from tests.service.conftest import AMQP, Pam, rabbitmqctl
+from tests.service.conftest import AMQP, Pam, eventually, rabbitmqctl
 
 PREVIEW = m.JobStarted(job_id="J2", action_name="preview", zone="z1", campaign_type="preview",
                        required_skills=["sales"], completion_codes=["Sale", "NoSale"],
@@ -77,6 +77,19 @@ async def test_two_instances_racing_on_the_same_calls_never_double_assign(
             await pam.ok(PROGRESSIVE)
             agents = [f"a{i}" for i in range(12)]
             await staff(pam, pam.client, agents)
+            # the rival takes the zone over now (its first delivery), so the first
+            # instance, which still believes itself active, is fenced at its next commit
+            # whatever the timing: from then on every takeover fences the other one.
+            # First the staffing's last changes leave the outbox, or the takeover would
+            # put those agents in doubt (docs/deployment.md, "Agents in doubt").
+            store = pam.services[0].workers["z1"].store
+
+            async def trimmed() -> bool:
+                return await store.r.xlen(store.k_outbox) == 0
+
+            await eventually(trimmed)
+            r = await c2.send("z1", m.GetAgentStatus(agent_id=agents[0]))
+            assert isinstance(r, m.Accepted)
             calls = [f"call-{round_}-{i}" for i in range(30)]
             sends = []
             for cid in calls:  # every call offered through both instances at once
