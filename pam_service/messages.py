@@ -434,7 +434,15 @@ class Event(Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
 class AgentStateChanged(Event, frozen=True, kw_only=True):
     snapshot: AgentSnapshot
     previous: AgentSnapshot | None
+    #: The type of the wire command that led to the change (PROTOCOL.md), or, for a
+    #: change no command caused (a takeover's MarkUnknown, a resync timeout's
+    #: ResolveUnknown), the step's name.
     cause: str
+    #: Addition: the state machine's step that made the change: the command type
+    #: itself, or OfferContact (CustomerConnected, PreviewContactReady, CallbackDue),
+    #: CallEnded (CustomerDisconnected), AttachToJob / DetachFromJob (allocation),
+    #: MarkUnknown / ResolveUnknown (agents in doubt after a failover).
+    step: str | None = None
 
 
 class Notification(Event, frozen=True, kw_only=True):

@@ -1472,7 +1472,7 @@ def _commit(tx: Tx, agent_id: str, ctx: Context) -> Outcome:
                                       since=ctx.now if moved else base.since)
         changed[aid] = new
         state_events.append(m.AgentStateChanged(snapshot=new, previous=old, cause=tx.cause,
-                                                zone=ctx.zone))
+                                                step=tx.cause, zone=ctx.zone))
     jobs = {jid: j for jid, j in tx.jobs.items() if tx.world.jobs.get(jid) != j}
     me = changed.get(agent_id) or tx.must(agent_id)
     reply = m.Accepted(agent=me)

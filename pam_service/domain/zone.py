@@ -279,6 +279,17 @@ class Zone:
 
     def handle(self, cmd: m.Command, ctx: sm.Context) -> Result:
         """Apply one wire command; mutate memory; return what to commit and announce."""
+        res = self._handle(cmd, ctx)
+        # Every change a command leads to names that command as its cause (PROTOCOL.md);
+        # the machine's own step (OfferContact, AttachToJob, ...) stays in ``step``.
+        name = type(cmd).__name__
+        events = res.events
+        for i, e in enumerate(events):
+            if type(e) is m.AgentStateChanged and e.cause != name:
+                events[i] = msgspec.structs.replace(e, cause=name)
+        return res
+
+    def _handle(self, cmd: m.Command, ctx: sm.Context) -> Result:
         if isinstance(cmd, m.JobStarted | m.JobPaused | m.JobResumed | m.JobEnded):
             return self._job_command(cmd, ctx)
         if isinstance(cmd, m.CustomerConnected):
@@ -339,15 +350,16 @@ class Zone:
         job = self.jobs.get(job_id)
         if job is None or job.status == "ended":
             return rejected("BadRequest", f"job_id {job_id!r} is not a job-task of this zone")
-        if job.status != "running":
-            return rejected("Unavailable", f"job {job_id!r} is paused")
+        # A paused job offers its agents nothing: a contact that still comes (the dialer
+        # had it in flight) is answered like any that finds no agent.
+        running = job.status == "running"
         if check_call and session_id in self.calls:
             return rejected("BadRequest", f"call_id {session_id!r} is already connected")
         res = Result(reply=m.Accepted())
         # The pool proposes; the machine confirms against the agent's record. A stale
         # proposal (the pool lagging the record) is skipped, never double-booked.
         while True:
-            aid = self.pool.match(job)
+            aid = self.pool.match(job) if running else None
             counts = self.counters.setdefault(job_id, [0, 0])
             if aid is None:
                 counts[1] += 1
@@ -355,7 +367,8 @@ class Zone:
                                                      kind=kind, at=ctx.now,  # type: ignore[arg-type]
                                                      zone=self.name))
                 res.reply = m.Rejected(code="NoAgentAvailable",
-                                       message=f"no agent available for job {job_id}")
+                                       message=f"no agent available for job {job_id}"
+                                       + ("" if running else " (the job is paused)"))
                 return res
             out = self._step(res, sm.OfferContact(agent_id=aid, kind=kind,  # type: ignore[arg-type]
                                                   job_id=job_id, session_id=session_id,

@@ -31,7 +31,7 @@ def _brief(ev: m.Event) -> dict[str, Any]:
     d: dict[str, Any] = {"type": type(ev).__name__, "seq": ev.seq}
     if isinstance(ev, m.AgentStateChanged):
         s = ev.snapshot
-        d.update(agent_id=s.agent_id, version=s.version, cause=ev.cause,
+        d.update(agent_id=s.agent_id, version=s.version, cause=ev.cause, step=ev.step,
                  state=[s.agent_state.value, s.call_state.value, s.job_state.value],
                  session_id=s.session_id)
         if ev.previous is not None:
@@ -108,7 +108,7 @@ class Checker:
         self.last_version[key] = s.version
         if p is None:
             return
-        if ev.cause == "OfferContact" and not (
+        if (ev.step or ev.cause) == "OfferContact" and not (
                 (p.agent_state.value, p.call_state.value, p.job_state.value) == AVAILABLE
                 and p.nailed):
             self.violate("offered_while_unavailable", s.agent_id,

@@ -267,7 +267,7 @@ class LoadTest:
                 return
             if a.agent_state.value == "Unknown":
                 self.spawn(self._resync(a.agent_id, a.zone))
-            elif ev.cause == "ResolveUnknown":
+            elif (ev.step or ev.cause) == "ResolveUnknown":
                 self._resume(a)
             else:
                 self._desktop(a, ev.previous)

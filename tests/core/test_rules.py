@@ -687,3 +687,17 @@ def test_rule_an_agent_released_to_inbound_gets_its_callback_only_back_on_outbou
     res = s.ok(m.BlendToOutbound(agent_id="A"))
     assert s.events(res, m.CallbackOffered)
     assert s.states("A")[:2] == ("Busy", "Callback")
+
+
+def test_rule_a_live_customer_on_a_paused_job_finds_no_agent_until_it_resumes() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.ok(m.JobPaused(job_id="J"))
+    res = s.no(m.CustomerConnected(job_id="J", call_id="c1"), "NoAgentAvailable")
+    assert isinstance(res.reply, m.Rejected) and "paused" in res.reply.message
+    (nc,) = s.events(res, m.CallNotConnected)
+    assert (nc.call_id, nc.kind) == ("c1", "connect")
+    s.ok(m.JobResumed(job_id="J"))
+    s.ok(m.NailingEstablished(agent_id="A"))
+    assert s.connect("c2") == "A"

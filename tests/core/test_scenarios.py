@@ -177,3 +177,21 @@ def test_scenario_15_bad_values_are_rejected_and_change_nothing() -> None:
     s = progressive("A")
     s.no(m.MoveAgentToJob(agent_id="A", job_id="nope"), "BadRequest")
     s.no(m.CustomerDisconnected(call_id="nope"), "BadRequest")
+
+
+def test_every_change_names_the_wire_command_that_led_to_it_as_its_cause() -> None:
+    s = progressive("B")
+    s.login("A")
+    ready = s.ok(m.Ready(agent_id="A"))  # then allocation attaches A to J
+    assert {(e.cause, e.step) for e in s.events(ready, m.AgentStateChanged)} == {
+        ("Ready", "Ready"), ("Ready", "AttachToJob")}
+    s.ok(m.NailingEstablished(agent_id="A"))
+    res = s.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    (ev,) = s.events(res, m.AgentStateChanged)
+    assert (ev.cause, ev.step) == ("CustomerConnected", "OfferContact")
+    res = s.ok(m.CustomerDisconnected(call_id="c1"))
+    (ev,) = s.events(res, m.AgentStateChanged)
+    assert (ev.cause, ev.step) == ("CustomerDisconnected", "CallEnded")
+    res = s.ok(m.JobPaused(job_id="J"))
+    assert {(e.cause, e.step) for e in s.events(res, m.AgentStateChanged)} == {
+        ("JobPaused", "DetachFromJob")}

@@ -56,8 +56,8 @@ def test_an_unknown_agent_is_out_of_the_pool_and_get_agent_status_resolves_it() 
     res = s.ok(m.GetAgentStatus(agent_id="A"))
     assert isinstance(res.reply, m.Accepted) and res.reply.agent is not None
     assert res.reply.agent.agent_state.value == "NotReady"  # idle: no call until Ready
-    assert [e.cause for e in res.events if isinstance(e, m.AgentStateChanged)] == [
-        "ResolveUnknown"]
+    assert [(e.cause, e.step) for e in res.events if isinstance(e, m.AgentStateChanged)] == [
+        ("GetAgentStatus", "ResolveUnknown")]
     assert s.states("A") == ("NotReady", "Idle", "JobAttached")
     s.ok(m.Ready(agent_id="A"))
     assert s.connect("c2") == "A"

@@ -686,7 +686,7 @@ def delete_keys(redis_url: str, prefix: str) -> None:
 #: or the resync timeout) resolves them (ResolveUnknown). The checker replays them as
 #: the internal inputs they are, where they happened.
 INTERNAL_CAUSES = {"MarkUnknown": sm.MarkUnknown, "ResolveUnknown": sm.ResolveUnknown}
-#: The ``cause`` of the first state change a wire command makes to its agent.
+#: The ``step`` of the first state change a wire command makes to its agent.
 CAUSES: dict[type[m.Command], str] = {m.CustomerConnected: "OfferContact",
                                       m.CustomerDisconnected: "CallEnded"}
 _STATE_FIELDS = ("agent_state", "call_state", "job_state", "reason_code")
@@ -725,6 +725,11 @@ class Report:
 
 def cause_of(cmd: m.Command) -> str:
     return CAUSES.get(type(cmd), type(cmd).__name__)
+
+
+def step_of(ev: m.AgentStateChanged) -> str:
+    """The machine step of a change (``cause`` names the wire command)."""
+    return ev.step or ev.cause
 
 
 def moved(ev: m.AgentStateChanged) -> bool:
@@ -785,7 +790,7 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
     for aid, v in claims:
         versions[aid].append(v)
     internal: dict[tuple[str, int], m.AgentStateChanged] = {
-        k: ev for k, (_, ev) in changes.items() if ev.cause in INTERNAL_CAUSES}
+        k: ev for k, (_, ev) in changes.items() if step_of(ev) in INTERNAL_CAUSES}
     for aid, v in internal:
         if (aid, v) not in claims:
             versions[aid].append(v)
@@ -799,15 +804,15 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
         prev = 0
         for v in sorted(set(vs)):
             step = changes.get((aid, prev + 1))
-            if (v == prev + 1 and step is not None and step[1].cause in INTERNAL_CAUSES
-                    and not any(step[1].cause == cause_of(o.cmd) for o in claims[(aid, v)])):
+            if (v == prev + 1 and step is not None and step_of(step[1]) in INTERNAL_CAUSES
+                    and not any(step_of(step[1]) == cause_of(o.cmd) for o in claims[(aid, v)])):
                 # a change of PAM's own (takeover, resync): replayed as that input
-                applied.append((step[0], INTERNAL_CAUSES[step[1].cause](agent_id=aid),
+                applied.append((step[0], INTERNAL_CAUSES[step_of(step[1])](agent_id=aid),
                                 aid, prev, v))
                 prev = v
                 continue
             producer = next((o for o in claims[(aid, v)] if v > prev and (
-                step is None or step[1].cause == cause_of(o.cmd))), None)
+                step is None or step_of(step[1]) == cause_of(o.cmd))), None)
             if producer is None:
                 continue  # accepted, changed nothing
             if v > final or (aid, v) not in changes:
@@ -826,7 +831,7 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
     for (aid, _), (_, ev) in changes.items():
         if ev.snapshot.session_id and ev.snapshot.call_state in BUSY_CALLS:
             holders[ev.snapshot.session_id].add(aid)
-        if ev.cause == "OfferContact" and ev.previous is not None and (
+        if step_of(ev) == "OfferContact" and ev.previous is not None and (
                 ev.previous.call_state is not sm.C.IDLE):
             rep.double_assignments += 1
             rep.note(f"{aid} offered {ev.snapshot.session_id} while {ev.previous.call_state}")

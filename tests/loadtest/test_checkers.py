@@ -22,9 +22,12 @@ def agent(aid: str, version: int, a: str = "Ready", c: str = "Idle", j: str = "J
                    nailed=nailed)
 
 
-def changed(seq: int, new: m.Agent, prev: m.Agent | None, cause: str = "Ready"
+def changed(seq: int, new: m.Agent, prev: m.Agent | None, step: str = "Ready"
             ) -> m.AgentStateChanged:
-    return m.AgentStateChanged(seq=seq, zone="z1", snapshot=new, previous=prev, cause=cause)
+    cause = {"OfferContact": "CustomerConnected", "CallEnded": "CustomerDisconnected"}.get(
+        step, step)
+    return m.AgentStateChanged(seq=seq, zone="z1", snapshot=new, previous=prev, cause=cause,
+                               step=step)
 
 
 def clean_stream() -> list[m.Event]:

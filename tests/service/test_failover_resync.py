@@ -39,11 +39,11 @@ class States:
     def causes(self, aid: str) -> list[str]:
         return [e.cause for e in self.seen if e.snapshot.agent_id == aid]
 
-    async def until(self, aid: str, cause: str, timeout: float = 15.0) -> m.AgentStateChanged:
+    async def until(self, aid: str, step: str, timeout: float = 15.0) -> m.AgentStateChanged:
         async def found() -> m.AgentStateChanged | None:
             await self.pump()
             return next((e for e in self.seen if e.snapshot.agent_id == aid
-                         and e.cause == cause), None)
+                         and e.step == step), None)
         got = await eventually(found, timeout)
         assert isinstance(got, m.AgentStateChanged)
         return got
@@ -106,7 +106,7 @@ async def test_takeover_marks_agents_in_doubt_unknown_until_their_desktops_resyn
     r = await pam.ok(m.GetAgentStatus(agent_id="A"))
     assert r.agent is not None and r.agent.agent_state.value == "NotReady"
     resolved = await st.until("A", "ResolveUnknown")
-    assert resolved.snapshot == r.agent
+    assert resolved.snapshot == r.agent and resolved.cause == "GetAgentStatus"
     await pam.ok(m.Ready(agent_id="A"))
 
     # SaveAgentForHA resyncs B and keeps its data
@@ -118,7 +118,7 @@ async def test_takeover_marks_agents_in_doubt_unknown_until_their_desktops_resyn
 
     # D's desktop never resyncs: PAM resolves it after resync_timeout_s
     ev = await st.until("D", "ResolveUnknown", timeout=20)
-    assert ev.snapshot.agent_state.value == "NotReady"
+    assert ev.snapshot.agent_state.value == "NotReady" and ev.cause == "ResolveUnknown"
     assert (await pam.states("D"))[0] == "NotReady"
     # every logged-in agent was told the zone is served again
     assert {e.agent_id for e in st.others if isinstance(e, m.POMAvailable)} >= set("ABCD")
