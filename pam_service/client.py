@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -112,7 +113,9 @@ class PamClient:
             message_id=mid, content_type="application/json", delivery_mode=2,
             user_id=self.user_id, reply_to=self.reply_queue.name if reply else None,
             correlation_id=correlation_id or (mid if reply else None),
-            expiration=str(int(expiration * 1000)) if expiration is not None else None)
+            expiration=str(int(expiration * 1000)) if expiration is not None else None,
+            # PAM counts an expiration from this stamp when it has one
+            timestamp=datetime.now(UTC) if expiration is not None else None)
         # The underlying aiormq channel: the same confirm, no aio_pika.Message per command.
         raw = await self.channel.get_underlay_channel()
         try:

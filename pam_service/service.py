@@ -242,7 +242,7 @@ class ZoneWorker:
 
     async def _delivered(self, msg: AbstractIncomingMessage) -> None:
         if isinstance(msg.expiration, int | float):  # seconds, as aio-pika decodes it
-            self.deadlines[id(msg)] = time.monotonic() + msg.expiration
+            self.deadlines[id(msg)] = time.monotonic() + msg.expiration - sent_ago(msg)
         self.inbox.put_nowait(msg)
 
     async def stop_consuming(self) -> None:
@@ -685,6 +685,16 @@ class ZoneWorker:
 
 async def _raise(e: Exception) -> None:
     raise e
+
+
+def sent_ago(msg: AbstractIncomingMessage) -> float:
+    """Seconds since the sender stamped the command (``timestamp``), less one for the
+    stamp's whole seconds (in the sender's favour); 0 without a stamp. Counts the time
+    the broker held it before delivering it, or PAM's socket before reading it."""
+    ts = msg.timestamp
+    if not isinstance(ts, datetime) or ts.tzinfo is None:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - ts).total_seconds() - 1.0)
 
 
 def reply_out(msg: AbstractIncomingMessage, body: bytes) -> Outgoing:

@@ -6,8 +6,10 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aio_pika
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -258,3 +260,30 @@ async def test_a_command_that_expires_waiting_in_pams_prefetch_is_dead_lettered_
     assert "expiration" in reason
     assert (await pam.status("A")).agent_state == "NotReady"  # never applied late
     assert not worker.deadlines
+
+
+
+async def test_an_expiration_counts_from_the_senders_timestamp_when_it_has_one(
+        pam: Pam) -> None:
+    """A command stamped long ago reaches PAM within its expiration as the broker counts
+    it (from when it was queued): PAM counts from the stamp, and does not apply it."""
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    dead = await pam.client.channel.declare_queue("pam.dead", durable=True,
+                                                  arguments={"x-queue-type": "quorum"})
+    stamped = datetime.now(UTC) - timedelta(seconds=60)
+    mid = uuid.uuid4().hex
+    await pam.client.commands.publish(aio_pika.Message(
+        m.encoder.encode(m.Ready(agent_id="A")), message_id=mid, expiration=5,
+        timestamp=stamped, content_type="application/json", user_id=pam.client.user_id),
+        routing_key="z1", mandatory=True)
+    async with dead.iterator(timeout=10) as it:
+        async for msg in it:
+            await msg.ack()
+            if msg.message_id == mid:
+                break
+    assert str((msg.headers or {}).get("x-pam-reason")).startswith("Expired")
+    assert (await pam.status("A")).agent_state == "NotReady"
+    # stamped now (PamClient stamps a command it gives an expiration), it is applied
+    r = await pam.client.send("z1", m.Ready(agent_id="A"), expiration=5)
+    assert isinstance(r, m.Accepted) and r.agent is not None
+    assert r.agent.agent_state == "Ready"
