@@ -392,7 +392,14 @@ class Zone:
             self._step(res, inp, ctx)
         self._trim(new.job_id, res, ctx)
         self._allocate(res, ctx)
-        res.reply = m.Accepted(job=self.jobs[new.job_id])
+        job = self.jobs[new.job_id]
+        if (isinstance(cmd, m.JobStarted | m.JobResumed) and job.status == "running"
+                and len(job.assigned) < job.min_agents):
+            # the job (re)starts below its minimum: the blender and supervisors hear now,
+            # not only when an agent leaves it
+            res.events.append(m.JobAgentShortage(job_id=job.job_id, assigned=len(job.assigned),
+                                                 min_agents=job.min_agents, zone=self.name))
+        res.reply = m.Accepted(job=job)
         return res
 
     def _trim(self, job_id: str, res: Result, ctx: sm.Context) -> None:

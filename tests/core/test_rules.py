@@ -701,3 +701,18 @@ def test_rule_a_live_customer_on_a_paused_job_finds_no_agent_until_it_resumes() 
     s.ok(m.JobResumed(job_id="J"))
     s.ok(m.NailingEstablished(agent_id="A"))
     assert s.connect("c2") == "A"
+
+
+def test_rule_a_job_that_starts_or_resumes_below_its_minimum_announces_a_shortage() -> None:
+    s = Sim()
+    s.login("A")
+    s.ok(m.Ready(agent_id="A"))
+    s.job(min_agents=3, max_agents=10, licenses=5)
+    started = s.log[-1][1]
+    (short,) = s.events(started, m.JobAgentShortage)
+    assert (short.job_id, short.assigned, short.min_agents) == ("J", 1, 3)
+    s.ok(m.JobPaused(job_id="J"))
+    res = s.ok(m.JobResumed(job_id="J"))
+    assert [(e.assigned, e.min_agents) for e in s.events(res, m.JobAgentShortage)] == [(1, 3)]
+    s.job(job_id="K", min_agents=0)
+    assert not s.events(s.log[-1][1], m.JobAgentShortage)
