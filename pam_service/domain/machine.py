@@ -938,6 +938,11 @@ def do_move_now(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
     tx.attach(a.agent_id, c.job_id, "moved by supervisor")
 
 
+def do_cancel_move(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
+    tx.set(a.agent_id, next_job_id=None,
+           job_state=J.JOB_ATTACHED if a.nailed else J.PENDING_JOB_ATTACH)
+
+
 def do_move_pending(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
     tx.set(a.agent_id, job_state=J.PENDING_MANUAL_JOB_MOVEMENT, next_job_id=c.job_id)
 
@@ -1009,7 +1014,7 @@ def do_attach(tx: Tx, a: Agent, c: AttachToJob) -> None:
 
 
 def do_detach(tx: Tx, a: Agent, c: DetachFromJob) -> None:
-    if a.next_job_id == c.job_id:  # the job a pending movement was heading to is gone
+    if a.next_job_id == c.job_id != a.job_id:  # the job a pending move headed to is gone
         tx.set(a.agent_id, next_job_id=None,
                job_state=J.JOB_ATTACHED if a.nailed else J.PENDING_JOB_ATTACH)
         return
@@ -1290,6 +1295,9 @@ TABLE: dict[type[Any], list[Entry]] = {
         IN_DOUBT,
         Reject(ANY, "BadRequest", "job_id is not a running job-task of this zone",
                guard=unknown_job),
+        Row(src(job={J.PENDING_MANUAL_JOB_MOVEMENT}), To(job="*"), do_cancel_move,
+            guard=lambda tx, a, c: a.job_id == c.job_id,
+            note="back to its own job: the pending move is cancelled"),
         Row(ANY, STAY, noop, guard=same_job),
         Reject(ANY, "LimitReached", "the job has no licence or place left", guard=job_full),
         Row(src(call={C.IDLE}), To(job=J.PENDING_JOB_ATTACH), do_move_now,

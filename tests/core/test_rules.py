@@ -716,3 +716,18 @@ def test_rule_a_job_that_starts_or_resumes_below_its_minimum_announces_a_shortag
     assert [(e.assigned, e.min_agents) for e in s.events(res, m.JobAgentShortage)] == [(1, 3)]
     s.job(job_id="K", min_agents=0)
     assert not s.events(s.log[-1][1], m.JobAgentShortage)
+
+
+def test_rule_moving_a_busy_agent_back_to_its_own_job_cancels_the_pending_move() -> None:
+    s = Sim()
+    s.job()
+    s.job(job_id="K")
+    talking(s, "A")
+    s.ok(m.MoveAgentToJob(agent_id="A", job_id="K"))
+    assert s.states("A")[2] == "PendingManualJobMovement"
+    s.ok(m.MoveAgentToJob(agent_id="A", job_id="J"))
+    assert s.states("A")[2] == "JobAttached" and s.agent("A").next_job_id is None
+    # hypothesis found this: the move "back" had been left pending, and then a licence
+    # cut on J could not take A off J (its detach only cancelled that move)
+    s.job(licenses=0)
+    assert s.zone.jobs["J"].assigned == () and s.agent("A").job_id is None
