@@ -243,6 +243,8 @@ class ZoneWorker:
     async def _delivered(self, msg: AbstractIncomingMessage) -> None:
         if isinstance(msg.expiration, int | float):  # seconds, as aio-pika decodes it
             self.deadlines[id(msg)] = time.monotonic() + msg.expiration - sent_ago(msg)
+        elif self.deadlines:  # ids are addresses: never inherit a freed delivery's entry
+            self.deadlines.pop(id(msg), None)
         self.inbox.put_nowait(msg)
 
     async def stop_consuming(self) -> None:
@@ -494,6 +496,7 @@ class ZoneWorker:
 
     async def _requeue(self, msgs: Iterable[AbstractIncomingMessage]) -> None:
         for msg in msgs:
+            self.deadlines.pop(id(msg), None)
             with contextlib.suppress(Exception):
                 await msg.nack(requeue=True)
 
@@ -645,8 +648,8 @@ class ZoneWorker:
                     for it in items if not it.msg.reply_to and it.reject is not None
                     and it.reject.code not in ("NoAgentAvailable", "Ignored")]
             dead += [self.svc.dead_letter(
-                it.msg, f"Expired: not applied within its expiration "
-                f"({it.msg.expiration} s) of its delivery to PAM", self.channel)
+                it.msg, f"Expired: not applied within its expiration ({it.msg.expiration} s)",
+                self.channel)
                 for it in items if it.expired]
             await asyncio.gather(*dead, confirmed)
             if previous is not None:

@@ -184,6 +184,18 @@ class AgentMachine(RuleBasedStateMachine):
                 assert peer.consult_initiator != a.consult_initiator
 
     @invariant()
+    def pending_consults_wait_on_live_initiators(self) -> None:
+        agents = self.s.zone.agents
+        for b in agents.values():
+            for pc in b.pending_consults:
+                init = agents[pc.from_agent_id]
+                assert init.outgoing_consult == b.agent_id, (b, init)
+        for a in agents.values():
+            if a.outgoing_consult is not None:
+                assert any(pc.from_agent_id == a.agent_id
+                           for pc in agents[a.outgoing_consult].pending_consults), a
+
+    @invariant()
     def licences_and_membership_agree(self) -> None:
         for j in self.s.zone.jobs.values():
             assert len(j.assigned) <= j.capacity, j
