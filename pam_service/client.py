@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import unquote
 
 import aio_pika
 from aio_pika.abc import (
@@ -26,8 +27,9 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import DeliveryError
-from aiormq.exceptions import PublishError
+from aiormq.exceptions import InvalidFrameError, ProbableAuthenticationError, PublishError
 from pamqp.commands import Basic
+from yarl import URL
 
 from pam_service import messages as m
 from pam_service import topology
@@ -44,6 +46,25 @@ class UnknownZone(PamError):
 class ReplyTimeout(PamError):
     """No reply within the timeout; the command may or may not have been applied
     (resend it with the same message_id: PAM applies it at most once)."""
+
+
+def connect_problem(e: BaseException, url: str) -> tuple[str, bool]:
+    """Why connecting to RabbitMQ at ``url`` failed, as a sentence with what to do, and
+    whether the cause is the configuration (vhost or credentials: retrying cannot help).
+    The URL's password never appears."""
+    u = URL(url)
+    vhost = unquote(u.path[1:]) if len(u.path) > 1 else "/"
+    where = f"RabbitMQ at {u.with_password('***') if u.password else u}"
+    if isinstance(e, ProbableAuthenticationError):
+        return (f"{where} refused user {u.user or 'guest'!r} (ACCESS_REFUSED): check the "
+                f"user name and password in the URL", True)
+    if isinstance(e, InvalidFrameError) and "Connection.Close" in str(e):
+        return (f"{where} closed the connection while opening vhost {vhost!r}: the vhost "
+                f"does not exist or user {u.user or 'guest'!r} may not use it (rabbitmqctl "
+                f"add_vhost {vhost}; rabbitmqctl set_permissions -p {vhost} "
+                f"{u.user or 'guest'} '.*' '.*' '.*')", True)
+    return (f"cannot reach {where}: {e or type(e).__name__}; check the URL and that "
+            f"RabbitMQ runs", False)
 
 
 class PamClient:

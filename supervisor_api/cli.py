@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from rich.live import Live
 from rich.text import Text
 
 from pam_service import messages as m
-from pam_service.client import ReplyTimeout, UnknownZone
+from pam_service.client import ReplyTimeout, UnknownZone, connect_problem
 from supervisor_api.client import SupervisorClient, ZoneWatch
 from supervisor_api.errors import CommandRejected
 from supervisor_api.reports import cli as report_cli
@@ -41,7 +42,6 @@ from supervisor_api.views import (
     agents_table,
     alarm_line,
     move_outcome,
-    redact,
     release_outcome,
 )
 from supervisor_api.web import cli as web_cli
@@ -60,11 +60,17 @@ def _noop() -> None:
     pass
 
 
+def stdout_console() -> Console:
+    """Standard output; piped or redirected (a log, cron, ``| grep``), as wide as the
+    tables need instead of Rich's 80 columns, which folds columns away."""
+    return Console() if sys.stdout.isatty() else Console(width=1000)
+
+
 @dataclass
 class Context:
     """Where output goes; ``ready`` is called once a watching command is subscribed."""
 
-    out: Console = field(default_factory=Console)
+    out: Console = field(default_factory=stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
     ready: Callable[[], None] = _noop
 
@@ -160,13 +166,13 @@ def _common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
                         help="seconds to wait for PAM's reply (default 10)")
 
 
-def _zone(parser: argparse.ArgumentParser) -> None:
-    env = os.environ.get("PAM_ZONE")
-    parser.add_argument("--zone", default=env, required=env is None,
-                        help="the zone (env PAM_ZONE)")
+def _zone(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
+    """``--zone``, accepted before and after the command name (checked in amain)."""
+    parser.add_argument("--zone", default=os.environ.get("PAM_ZONE") if defaults
+                        else argparse.SUPPRESS, help="the zone (env PAM_ZONE)")
 
 
-def _count(value: str) -> int:
+def count(value: str) -> int:
     n = int(value)
     if n < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
@@ -177,13 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pam-supervisor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p, defaults=True)
+    _zone(p, defaults=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     a = sub.add_parser("agents", help="the zone's agents with their states")
     _zone(a)
     a.add_argument("--live", action="store_true",
                    help="keep the table current from PAM's events until Ctrl-C")
-    a.add_argument("--count", type=_count, default=None,
+    a.add_argument("--count", type=count, default=None,
                    help="with --live: stop after this many state changes")
     a.set_defaults(handler=cmd_agents)
 
@@ -200,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     al = sub.add_parser("alarms", help="print the zone's alarms as they arrive")
     _zone(al)
-    al.add_argument("--count", type=_count, default=None, help="stop after this many alarms")
+    al.add_argument("--count", type=count, default=None, help="stop after this many alarms")
     al.add_argument("--json", action="store_true", help="one JSON object per alarm")
     al.set_defaults(handler=cmd_alarms)
 
@@ -213,7 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     """Parse and run one command; returns the exit code (argparse exits 2 on bad usage)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        if not args.zone:
+            parser.error(f"{args.command}: --zone is required (or set PAM_ZONE)")
+        if args.command == "agents" and args.count is not None and not args.live:
+            parser.error("agents: --count goes with --live")
     ctx = ctx or Context()
     if getattr(args, "report_handler", None) is not None:  # the report store, not PAM
         return await report_cli.run(args, ctx.out, ctx.err)
@@ -223,9 +236,8 @@ async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -
     try:
         sup = await SupervisorClient.connect(args.amqp_url, timeout=args.timeout)
     except Exception as e:  # connection refused, authentication, bad vhost ...
-        ctx.err.print(Text(f"pam-supervisor: cannot reach RabbitMQ at {redact(args.amqp_url)}: "
-                           f"{e or type(e).__name__}. What to do: check --amqp-url "
-                           f"(or PAM_AMQP_URL) and that RabbitMQ runs."))
+        why, _ = connect_problem(e, args.amqp_url)
+        ctx.err.print(Text(f"pam-supervisor: {why} (--amqp-url or PAM_AMQP_URL)."))
         return EXIT_UNREACHABLE
     try:
         return await handler(args, sup, ctx)
@@ -237,6 +249,12 @@ async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -
         ctx.err.print(Text(f"pam-supervisor: {e}."))
         return EXIT_UNKNOWN_ZONE
     except ReplyTimeout:
+        if args.command in ("agents", "alarms"):  # read-only: nothing to check
+            ctx.err.print(Text(
+                f"pam-supervisor: no reply from PAM for zone {args.zone!r} within "
+                f"{args.timeout:g} s (a failover takes a few seconds): retry, or raise "
+                f"--timeout."))
+            return EXIT_TIMEOUT
         ctx.err.print(Text(
             f"pam-supervisor: no reply from PAM for zone {args.zone!r} within "
             f"{args.timeout:g} s. The command may or may not have been applied: check with "

@@ -9,10 +9,17 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import pytest
 from rich.console import Console
 
 from pam_service import messages as m
-from supervisor_api.cli import EXIT_REJECTED, EXIT_UNKNOWN_ZONE, Context, amain
+from supervisor_api.cli import (
+    EXIT_REJECTED,
+    EXIT_UNKNOWN_ZONE,
+    EXIT_UNREACHABLE,
+    Context,
+    amain,
+)
 from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
@@ -187,3 +194,34 @@ async def test_console_script_runs_as_a_process(pam: Pam) -> None:
         capture_output=True, text=True, env=env, timeout=60)
     assert no.returncode == EXIT_REJECTED
     assert "not logged in" in no.stderr
+
+
+async def test_piped_output_keeps_every_column_and_zone_goes_before_the_command(
+        pam: Pam) -> None:
+    await pam.ok(JOB_K)
+    await ready_on_job(pam, "A")
+    await pam.ok(m.NotReady(agent_id="A", reason_code=12, reason="Lunch break"))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PAM_AMQP_URL"] = pam.amqp_url
+    run = await asyncio.to_thread(  # piped, as in a log or `| grep`: not a terminal
+        subprocess.run, [sys.executable, "-m", "supervisor_api", "--zone", "z1", "agents"],
+        capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    line = line_of(run.stdout, "A")
+    assert "12 Lunch break" in line and "K" in line.split() and "…" not in line
+
+
+async def test_usage_and_connection_problems_are_explained(
+        pam: Pam, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:  # argparse: exit 2, the reason on stderr
+        await cli(pam, "agents", "--zone", "z1", "--count", "3")
+    assert usage.value.code == 2
+    assert "--count goes with --live" in capsys.readouterr().err
+    out, err = console(), console()
+    code = await amain(["agents", "--zone", "z1", "--amqp-url",
+                        "amqp://guest:guest@127.0.0.1:5672/no-such-vhost-pam"],
+                       Context(out=out, err=err))
+    assert code == EXIT_UNREACHABLE
+    assert isinstance(err.file, io.StringIO)
+    said = " ".join(err.file.getvalue().split())  # the console wraps long lines
+    assert "vhost 'no-such-vhost-pam': the vhost does not exist" in said
