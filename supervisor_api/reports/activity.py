@@ -141,6 +141,15 @@ AgentEvent = m.AgentStateChanged | m.CallCompleted
 # ---------------------------------------------------------------------------
 
 
+def time_zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name (``Europe/Paris``); ValueError naming it otherwise."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError) as e:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {name!r} (an IANA name, e.g. Europe/Paris, "
+                         f"America/New_York, UTC)") from e
+
+
 def report_span(start: datetime | None, end: datetime | None,
                 now: datetime | None = None) -> tuple[datetime, datetime]:
     """A report's span as both the CLI and the dashboard take it: ``start`` defaults to

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from supervisor_api.reports.activity import report_span, to_csv
+from supervisor_api.reports.activity import report_span, time_zone, to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url
 from supervisor_api.views import duration, redact
@@ -89,11 +89,19 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
 
     summ = rsub.add_parser("summary", help="Agent Summary: per agent and day")
     summ.add_argument("--agent", default=None, help="only this agent")
-    summ.add_argument("--tz", default=None,
+    summ.add_argument("--tz", default=None, type=_tz,
                       help="days in this time zone (e.g. Europe/Paris; default UTC)")
     span(summ)
     db(summ)
     summ.set_defaults(report_handler=cmd_summary)
+
+
+def _tz(name: str) -> str:
+    try:
+        time_zone(name)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return name
 
 
 def _span(args: argparse.Namespace) -> tuple[datetime, datetime]:

@@ -11,22 +11,26 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import aio_pika
 import uvicorn
 from rich.console import Console
 from rich.text import Text
 
+from pam_service import logs
+from pam_service.client import connect_problem
 from supervisor_api.reports.store import ENV_URL, resolve_url
 from supervisor_api.web.users import Users, UsersError, hash_password
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = 5  # as pam-supervisor's other commands: RabbitMQ cannot be reached
 
 
 def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -83,8 +87,12 @@ async def serve(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(Text("pam-supervisor serve: no --users file: development users "
                        "admin/admin (supervisor) and viewer/viewer (viewer). Do not expose "
                        "this dashboard.", style="yellow"))
+    problem = await _cannot_start(args)
+    if problem is not None:
+        err.print(Text(f"pam-supervisor serve: {problem[0]}"))
+        return problem[1]
     err.print(Text(f"Dashboard on http://{args.host}:{args.port}/ (zones {', '.join(zones)})"))
-    logging.basicConfig(level=logging.INFO)
+    logs.setup("info")  # JSON lines, with each action's user, action and agent
     config = uvicorn.Config(create_app(settings), host=args.host, port=args.port,
                             log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
     server = _Server(config)
@@ -93,6 +101,24 @@ async def serve(args: argparse.Namespace, out: Console, err: Console) -> int:
         loop.add_signal_handler(sig, setattr, server, "should_exit", True)
     await server.serve()
     return EXIT_OK if server.started else EXIT_USAGE
+
+
+async def _cannot_start(args: argparse.Namespace) -> tuple[str, int] | None:
+    """What would stop the dashboard from starting, said before it starts: the port
+    taken, RabbitMQ out of reach. None when both are fine."""
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as e:
+        return (f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; choose "
+                f"another --port or stop what uses it", EXIT_USAGE)
+    try:
+        conn = await asyncio.wait_for(aio_pika.connect(args.amqp_url), args.timeout)
+    except Exception as e:
+        why, _ = connect_problem(e, args.amqp_url)
+        return f"{why} (--amqp-url or PAM_AMQP_URL)", EXIT_UNREACHABLE
+    await conn.close()
+    return None
 
 
 class _Server(uvicorn.Server):
@@ -108,8 +134,14 @@ async def hash_cmd(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Again: ")
+        except EOFError:  # no terminal to ask on (a script, a pipe)
+            err.print(Text("pam-supervisor hash-password: no terminal to read the password "
+                           "from; pipe it in with --stdin"))
+            return EXIT_USAGE
+        if again != password:
             err.print(Text("the two passwords differ; nothing printed"))
             return EXIT_USAGE
     if not password:

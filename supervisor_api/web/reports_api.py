@@ -24,6 +24,7 @@ from supervisor_api.reports.activity import (
     CampaignRow,
     SummaryRow,
     report_span,
+    time_zone,
     to_csv,
 )
 from supervisor_api.reports.ingest import ReportIngester
@@ -142,14 +143,21 @@ async def campaign_report(request: Request[Any, Any, Any], job: FromQuery[str | 
 @get("/api/reports/summary", tags=["reports"], guards=[logged_in])
 async def summary_report(request: Request[Any, Any, Any], agent: FromQuery[str | None] = None,
                          start: From = None, end: To = None, format: FromQuery[Format] = "json",
+                         tz: FromQuery[str | None] = None,
                          ) -> list[SummaryRow] | Response[str]:
-    """Agent Summary: per agent and day, calls, talk, wrap-up, idle, not ready by reason,
-    occupancy and calls per hour."""
+    """Agent Summary: per agent and day (UTC days, or those of ``tz``, an IANA time zone
+    such as Europe/Paris), calls, talk, wrap-up, idle, not ready by reason, occupancy
+    and calls per hour."""
     user = user_of(request)
     if agent and not user.sees(agent):
         raise ClientException(f"agent {agent} is not one of the agents you supervise",
                               status_code=403)
-    rows = await _store(request).agent_summary(*_span(start, end), agent_id=agent or None)
+    try:
+        zone = time_zone(tz) if tz else None
+    except ValueError as e:
+        raise ClientException(str(e)) from None
+    rows = await _store(request).agent_summary(*_span(start, end), agent_id=agent or None,
+                                               tz=zone)
     rows = [r for r in rows if user.sees(r.agent_id)]
     return _answer(rows, format, "agent-summary")  # type: ignore[no-any-return]
 

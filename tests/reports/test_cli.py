@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from pam_service import messages as m
@@ -55,6 +56,9 @@ async def test_reports_as_csv_and_tables(tmp_path: Path) -> None:
     assert code == 2 and "--to must be after --from" in err
     code, _, err = await report("campaign", "--db", "mysql://x")
     assert code == 5 and "cannot open the report store" in err
+    with pytest.raises(SystemExit) as bad_tz:  # argparse: usage error, exit 2
+        await report("summary", "--tz", "Mars/Base", *span)
+    assert bad_tz.value.code == 2
 
 
 async def test_ingest_runs_until_sigterm(pam: Pam, tmp_path: Path) -> None:

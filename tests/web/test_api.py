@@ -230,6 +230,13 @@ async def test_reports_and_todays_figures_come_from_the_store(dashboard: Dashboa
         csv = await c.get("/api/reports/summary", params={"format": "csv"})
         assert csv.headers["content-type"].startswith("text/csv")
         assert csv.text.splitlines()[0].startswith("agent_id,")
+        # the days of tz: UTC+14 and UTC-11 are 25 hours apart, so never the same date
+        east, west = [(await c.get("/api/reports/summary", params={"agent": "A", "tz": tz}
+                                   )).json()[0]["day"]
+                      for tz in ("Pacific/Kiritimati", "Pacific/Pago_Pago")]
+        assert east != west
+        bad = await c.get("/api/reports/summary", params={"tz": "Mars/Base"})
+        assert bad.status_code == 400 and "unknown time zone 'Mars/Base'" in bad.text
 
         async def today_counted() -> Any:
             t = (await c.get("/api/overview")).json()["today"].get("A")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,31 @@ def test_serve_with_a_bad_users_file_says_what_to_do(tmp_path: Path) -> None:
     out = subprocess.run([*CLI, "serve", "--users", str(bad)], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "hash-password" in out.stderr
+
+
+def test_hash_password_without_a_terminal_points_to_stdin() -> None:
+    out = subprocess.run([*CLI, "hash-password"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--stdin" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_serve_says_why_it_cannot_start_before_it_starts(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    out = subprocess.run([*CLI, "serve", "--port", str(free_port()), "--no-reports",
+                          "--amqp-url", f"amqp://guest:guest@127.0.0.1:{closed}/"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 5, out.stderr
+    assert "cannot reach RabbitMQ" in out.stderr and "Dashboard on" not in out.stderr
+    assert "Traceback" not in out.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([*CLI, "serve", "--port", str(port), "--no-reports"],
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 async def test_serve_runs_the_dashboard_and_stops_cleanly_on_sigterm(
