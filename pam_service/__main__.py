@@ -8,21 +8,58 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
+from urllib.parse import unquote, urlsplit
 
+import redis.asyncio as aioredis
+from aiormq.exceptions import (
+    AuthenticationError,
+    ChannelAccessRefused,
+    ChannelPreconditionFailed,
+    InvalidFrameError,
+    ProbableAuthenticationError,
+)
 from prometheus_client import REGISTRY, start_http_server
+from redis.exceptions import RedisClusterException
 
-from pam_service import runloop
+from pam_service import runloop, topology
 from pam_service.auth import Policy
+from pam_service.client import connect_problem, redact
 from pam_service.logs import setup
 from pam_service.service import AgentsByState, PamService, Settings
+from pam_service.store import connect_redis
+
+log = logging.getLogger("pam.service")
+
+EXIT_OK = 0
+#: A bad flag, URL or zone name; a vhost, user or password RabbitMQ or Redis refuses; a
+#: roles file that cannot be read. Retrying cannot help: fix the configuration.
+EXIT_CONFIG = 2
+
+EPILOG = """\
+exit status:
+  0  stopped by SIGTERM or SIGINT (Ctrl-C), after a graceful stop
+  1  an unexpected failure (a bug: please report it with the log)
+  2  configuration error, printed as one line on stderr with what to do: a bad
+     flag, URL or zone name; a RabbitMQ vhost that does not exist or that the
+     user may not use; a user or password RabbitMQ or Redis refuses; a Redis
+     database that does not exist; a broker queue or exchange declared with
+     other arguments; an unreadable roles file; a --metrics-port in use
+
+RabbitMQ down or Redis unreachable at start is not an error: pam-service logs it
+and keeps trying (commands wait until Redis is back).
+"""
+
+#: Redis URL schemes (pam_service.store.connect_redis)
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="pam-service", description=__doc__,
+    p = argparse.ArgumentParser(prog="pam-service", description=__doc__, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--zones", required=True, help="comma-separated zones to serve, e.g. z1,z2")
     p.add_argument("--amqp-url", default=os.environ.get(
@@ -62,18 +99,119 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+
+def fail(message: str) -> int:
+    """One line on stderr, then the configuration-error exit status."""
+    print(f"pam-service: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def parse_zones(text: str) -> tuple[list[str], str | None]:
+    """The zones of ``--zones`` (in order, without repeats), or why they are refused."""
+    names = [z.strip() for z in text.split(",")]
+    if not any(names):
+        return [], (f"--zones {text!r} names no zone: give the zones to serve, "
+                    f"e.g. --zones z1,z2")
+    zones: list[str] = []
+    for z in names:
+        if (why := topology.zone_name_problem(z)) is not None:
+            return [], f"--zones {text!r}: {why}"
+        if z not in zones:
+            zones.append(z)
+    return zones, None
+
+
+def amqp_url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as e:
+        return f"--amqp-url {redact(url)} is not a valid URL ({e}) (--amqp-url or PAM_AMQP_URL)"
+    if parts.scheme not in ("amqp", "amqps"):
+        return (f"--amqp-url {redact(url)}: a RabbitMQ URL starts with amqp:// or amqps://, "
+                f"e.g. amqp://guest:guest@127.0.0.1:5672/ (--amqp-url or PAM_AMQP_URL)")
+    return None
+
+
+def redis_client(url: str) -> tuple[aioredis.Redis | None, str | None]:
+    """A client for ``--redis-url`` (only to check it), or why the URL is refused."""
+    scheme = urlsplit(url).scheme
+    if scheme not in REDIS_SCHEMES:
+        return None, (f"--redis-url {redact(url)}: a Redis URL starts with "
+                      f"{', '.join(s + '://' for s in REDIS_SCHEMES)}, e.g. "
+                      f"redis://127.0.0.1:6379/0 (--redis-url or PAM_REDIS_URL)")
+    try:
+        return connect_redis(url), None
+    except ValueError as e:
+        return None, (f"--redis-url {redact(url)} is not a valid Redis URL: {e} "
+                      f"(--redis-url or PAM_REDIS_URL)")
+
+
+async def check_redis(url: str, client: aioredis.Redis) -> str | None:
+    """Ping Redis once. Unreachable: say so and carry on (the batches retry until it is
+    back). A refused password or database: the configuration error, to exit with."""
+    try:
+        await asyncio.wait_for(client.ping(), 3.0)
+    except aioredis.AuthenticationError as e:
+        return (f"Redis at {redact(url)} refused the user or password "
+                f"({str(e).rstrip('.')}): check them in "
+                f"--redis-url (or PAM_REDIS_URL)")
+    except aioredis.ResponseError as e:  # SELECT of a database that does not exist, ACLs
+        return (f"Redis at {redact(url)} answered with an error ({e}): check the database "
+                f"number and the user in --redis-url (or PAM_REDIS_URL)")
+    except (aioredis.RedisError, RedisClusterException, OSError, TimeoutError) as e:
+        log.warning("redis unreachable at start; commands wait until it is back",
+                    extra={"redis_url": redact(url), "error": str(e) or type(e).__name__})
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+    return None
+
+
+def start_problem(e: BaseException, url: str) -> str | None:
+    """Why ``PamService.start`` failed when the configuration is the cause (retrying
+    cannot help), as a sentence with what to do; None for anything else."""
+    parts = urlsplit(url)
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    user = unquote(parts.username) if parts.username else "guest"
+    if isinstance(e, ProbableAuthenticationError | InvalidFrameError):
+        # refused credentials; the broker closing the connection as it opens the vhost
+        why, config = connect_problem(e, url)
+        return f"{why}; the URL comes from --amqp-url or PAM_AMQP_URL" if config else None
+    if isinstance(e, AuthenticationError):  # e.g. ?auth=external the broker does not offer
+        return (f"RabbitMQ at {redact(url)} offers none of the authentication mechanisms "
+                f"asked for ({e}): check the URL's auth= parameter")
+    if isinstance(e, ChannelAccessRefused):
+        return (f"RabbitMQ refused user {user!r} on vhost {vhost!r}: {e}; grant it PAM's "
+                f"permissions: rabbitmqctl set_permissions -p {vhost} {user} "
+                f"'^pam\\..*' '^(pam\\..*|amq\\.default)$' '^pam\\..*' "
+                f"(as in infra/rabbitmq/definitions.json)")
+    if isinstance(e, ChannelPreconditionFailed):
+        return (f"RabbitMQ refused PAM's declarations on vhost {vhost!r}: {e}; a queue or "
+                f"exchange exists there with other arguments than pam_service/topology.py "
+                f"declares: delete it (rabbitmqctl delete_queue -p {vhost} NAME) or fix the "
+                f"broker's definitions")
+    return None
+
+
 async def run(args: argparse.Namespace) -> int:
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()]
+    if (why := amqp_url_problem(args.amqp_url)) is not None:
+        return fail(why)
+    zones, why = parse_zones(args.zones)
+    if why is not None:
+        return fail(why)
     prefer = [z.strip() for z in args.prefer.split(",") if z.strip()]
     if not set(prefer) <= set(zones):
-        print(f"pam-service: --prefer {args.prefer} names zones outside --zones {args.zones}",
-              file=sys.stderr)
-        return 2
+        return fail(f"--prefer {args.prefer} names zones outside --zones {args.zones}")
     try:
         policy = Policy.load(args.roles)
     except (OSError, ValueError) as e:
-        print(f"pam-service: cannot read roles file: {e}", file=sys.stderr)
-        return 2
+        return fail(f"cannot read roles file: {e}")
+    probe, why = redis_client(args.redis_url)
+    if why is not None or probe is None:
+        return fail(why or "no Redis client")
+    if (why := await check_redis(args.redis_url, probe)) is not None:
+        return fail(why)
     svc = PamService(Settings(zones=zones, amqp_url=args.amqp_url, redis_url=args.redis_url,
                               key_prefix=args.key_prefix, policy=policy,
                               callback_due_utc=args.callback_due_utc, instance=args.instance,
@@ -82,8 +220,13 @@ async def run(args: argparse.Namespace) -> int:
                               redis_wait_replicas=args.redis_wait_replicas,
                               redis_wait_timeout_ms=args.redis_wait_timeout_ms))
     if args.metrics_port:
+        try:
+            start_http_server(args.metrics_port, addr="127.0.0.1")
+        except OSError as e:
+            await svc.redis.aclose()
+            return fail(f"cannot serve metrics on 127.0.0.1:{args.metrics_port}: {e}; "
+                        f"choose another --metrics-port")
         REGISTRY.register(AgentsByState(svc))
-        start_http_server(args.metrics_port, addr="127.0.0.1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -93,16 +236,23 @@ async def run(args: argparse.Namespace) -> int:
         try:
             await svc.start()
             break
+        except (ProbableAuthenticationError, AuthenticationError, InvalidFrameError,
+                ChannelAccessRefused, ChannelPreconditionFailed) as e:
+            why = start_problem(e, args.amqp_url)
+            if why is None:  # not the configuration: a bug, with its traceback
+                raise
+            with contextlib.suppress(Exception):
+                await svc.stop()
+            return fail(why)
         except (OSError, ConnectionError) as e:
-            logging.getLogger("pam.service").error(
-                "cannot reach RabbitMQ; retrying", extra={"error": str(e), "retry_s": delay})
+            log.error("cannot reach RabbitMQ; retrying", extra={"error": str(e), "retry_s": delay})
             try:
                 await asyncio.wait_for(stop.wait(), delay)
-                return 0
+                return EXIT_OK
             except TimeoutError:
                 delay = min(delay * 2, 10)
     await stop.wait()
-    logging.getLogger("pam.service").info("stopping (signal)")
+    log.info("stopping (signal)")
     await svc.stop()
     return 0
 

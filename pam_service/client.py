@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -46,6 +47,11 @@ class UnknownZone(PamError):
 class ReplyTimeout(PamError):
     """No reply within the timeout; the command may or may not have been applied
     (resend it with the same message_id: PAM applies it at most once)."""
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 def connect_problem(e: BaseException, url: str) -> tuple[str, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import aio_pika
@@ -16,6 +17,26 @@ DELIVERY_LIMIT = 5
 #: AMQP header naming the person a trusted tool (the dashboard) acts for; PAM logs it
 #: with the command, beside the broker-checked ``user_id``.
 ON_BEHALF_OF = "x-pam-on-behalf-of"
+
+
+#: Characters a zone name may not hold: it is a routing key of ``pam.commands`` and part
+#: of its queue's name and of event routing keys (topic wildcards ``#`` and ``*``).
+_ZONE_FORBIDDEN = re.compile(r"[#*\s]")
+#: AMQP's limit on queue names (``pam.zone.<zone>``) and routing keys, in bytes
+_AMQP_NAME_MAX = 255
+
+
+def zone_name_problem(zone: str) -> str | None:
+    """Why ``zone`` cannot name a zone, with an example of one that can; None if it can."""
+    if not zone:
+        return "an empty zone name (a comma too many?): write e.g. z1,z2"
+    if _ZONE_FORBIDDEN.search(zone):
+        return (f"zone name {zone!r} cannot be a routing key or queue name: zone names "
+                f"hold no whitespace, '#' or '*' (e.g. z1, paris-1)")
+    if len(zone_queue(zone).encode()) > _AMQP_NAME_MAX:
+        return (f"zone name {zone[:20]!r}... is too long for an AMQP queue name: keep zone "
+                f"names short (e.g. z1, paris-1)")
+    return None
 
 
 def zone_queue(zone: str) -> str:

@@ -5,7 +5,6 @@ Pure: the time is passed in (or read when rendering); no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -20,11 +19,6 @@ AGENT_STYLE = {"Ready": "green", "Busy": "yellow", "WorkNotReady": "cyan",
                "Unknown": "bold red"}
 SEVERITY_STYLE = {"critical": "bold white on red", "major": "bold red", "minor": "yellow",
                   "warning": "yellow", "info": "cyan"}
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 def duration(seconds: float) -> str:

@@ -26,10 +26,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pam_service.client import redact
 from supervisor_api.reports.activity import report_span, time_zone, to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url
-from supervisor_api.views import duration, redact
+from supervisor_api.views import duration
 
 EXIT_OK = 0
 EXIT_USAGE = 2
