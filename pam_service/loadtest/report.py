@@ -48,11 +48,12 @@ def chart(summary: dict[str, Any], path: Path) -> None:
     ax[1].set_ylabel("latency (ms)")
     ax[1].legend(loc="upper right")
     present = [s for s in STATES if any(p["agents"].get(s) for p in series)]
-    ax[2].stackplot(t, *[[p["agents"].get(s, 0) for p in series] for s in present],
-                    labels=present)
+    if present:  # a run too short for one sample has no agents to stack
+        ax[2].stackplot(t, *[[p["agents"].get(s, 0) for p in series] for s in present],
+                        labels=present)
+        ax[2].legend(loc="upper right", fontsize="small")
     ax[2].set_ylabel("agents")
     ax[2].set_xlabel("seconds")
-    ax[2].legend(loc="upper right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -144,9 +144,9 @@ async def test_a_short_run_against_a_pam_exits_0(pam: Pam, tmp_path: Path) -> No
     assert summary["errors"] == 0 and summary["violations"] == 0
 
 
-async def test_a_run_too_short_for_a_chart_still_gives_its_summary(
+async def test_a_run_shorter_than_a_sample_still_gives_its_summary_and_chart(
         pam: Pam, tmp_path: Path) -> None:
-    # under a second: no per-second sample, nothing to chart
+    # under a second: no per-second sample (the agents' plot used to fail on it)
     scenario = tmp_path / "blink.toml"
     scenario.write_text("agents = 2\nduration_s = 0.3\ndrain_s = 1\n[demand]\nenabled = false\n"
                         "[desktop]\nlogin_spread_s = 0.1\nlogout_spread_s = 0.1\n")
@@ -155,8 +155,8 @@ async def test_a_run_too_short_for_a_chart_still_gives_its_summary(
                                 cwd=tmp_path)
     assert "Traceback" not in err, err[-3000:]
     assert code in (0, 1), err[-3000:]  # the run's own verdict
-    assert "pam-loadtest: no chart" in err
-    assert json.loads((tmp_path / "s.json").read_text())["chart"] is None
+    chart = json.loads((tmp_path / "s.json").read_text())["chart"]
+    assert chart is not None and (tmp_path / chart).is_file()
 
 
 def test_help_lists_the_exit_statuses() -> None:
