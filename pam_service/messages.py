@@ -441,6 +441,7 @@ class AgentStateChanged(Event, frozen=True, kw_only=True):
     #: Addition: the state machine's step that made the change: the command type
     #: itself, or OfferContact (CustomerConnected, PreviewContactReady, CallbackDue),
     #: CallEnded (CustomerDisconnected), AttachToJob / DetachFromJob (allocation),
+    #: CompleteMove (a moved agent joins its new job),
     #: MarkUnknown / ResolveUnknown (agents in doubt after a failover).
     step: str | None = None
 

@@ -88,6 +88,12 @@ class DetachFromJob(Internal, frozen=True):
     reason: str
 
 
+class CompleteMove(Internal, frozen=True):
+    """The second half of a supervisor's move: the agent, JobEnd on its old job with
+    ``next_job_id`` set, is attached to that job (a change of its own, so the JobEnd is
+    announced, as the product text lists a move among the causes of JobEnd)."""
+
+
 class MarkUnknown(Internal, frozen=True):
     """Failover: this agent's state is in doubt until its desktop resyncs."""
 
@@ -582,13 +588,8 @@ def finish_work(tx: Tx, agent_id: str) -> None:
         tx.set(agent_id, job_state=J.JOB_DETACHED)
         tx.notify(m.BlendedToOutbound, agent_id)
     elif js is J.PENDING_MANUAL_JOB_MOVEMENT:
-        target = a.next_job_id
+        # JobEnd now; CompleteMove attaches it to next_job_id as a change of its own
         tx.detach(agent_id, "moved to another job", J.JOB_END)
-        tx.set(agent_id, next_job_id=None)
-        job = tx.job(target) if target else None
-        if (target and job is not None and job.status == "running"
-                and len(job.assigned) < job.capacity):
-            tx.attach(agent_id, target, "moved by supervisor")
     a = tx.must(agent_id)
     # 3. agent state.
     if a.agent_state is A.PENDING_LOGOUT:
@@ -933,9 +934,20 @@ def do_back_to_inbound(tx: Tx, a: Agent, c: Any) -> None:
 
 
 def do_move_now(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
-    if a.job_id is not None:
-        tx.detach(a.agent_id, "moved to another job", J.JOB_END)
-    tx.attach(a.agent_id, c.job_id, "moved by supervisor")
+    if a.job_id is None:
+        tx.attach(a.agent_id, c.job_id, "moved by supervisor")
+        return
+    tx.detach(a.agent_id, "moved to another job", J.JOB_END)
+    tx.set(a.agent_id, next_job_id=c.job_id)  # CompleteMove attaches it, as its own change
+
+
+def do_complete_move(tx: Tx, a: Agent, c: CompleteMove) -> None:
+    target = a.next_job_id
+    tx.set(a.agent_id, next_job_id=None)
+    job = tx.job(target) if target else None
+    if (target and job is not None and job.status == "running"
+            and len(job.assigned) < job.capacity):
+        tx.attach(a.agent_id, target, "moved by supervisor")
 
 
 def do_cancel_move(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> None:
@@ -1301,7 +1313,7 @@ TABLE: dict[type[Any], list[Entry]] = {
         Row(ANY, STAY, noop, guard=same_job),
         Reject(ANY, "LimitReached", "the job has no licence or place left", guard=job_full),
         Row(src(call={C.IDLE}), To(job=J.PENDING_JOB_ATTACH), do_move_now,
-            note="JobEnd on the old job, nailing for the new one"),
+            note="JobEnd on the old job, then (CompleteMove) nailing for the new one"),
         Row(ANY, To(job=J.PENDING_MANUAL_JOB_MOVEMENT), do_move_pending,
             note="moves when the work ends"),
     ],
@@ -1382,6 +1394,12 @@ TABLE: dict[type[Any], list[Entry]] = {
         NOT_LOGGED_IN,
         Reject(ANY, "InvalidTransition", "the agent is not on this job", guard=not_for_this_job),
         Row(ANY, To(job=J.JOB_END), do_detach, note="licence freed; a busy agent finishes"),
+    ],
+    CompleteMove: [
+        NOT_LOGGED_IN,
+        Row(src(job={J.JOB_END}), To(job="*"), do_complete_move,
+            note="PendingJobAttach on the new job, or JobEnd when it has no place left"),
+        reject_rest("no move to complete"),
     ],
     MarkUnknown: [
         NOT_LOGGED_IN,

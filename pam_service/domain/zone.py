@@ -251,6 +251,10 @@ class Zone:
     def _step(self, res: Result, inp: sm.Input, ctx: sm.Context) -> sm.Outcome:
         out = sm.apply(self._world(), inp, ctx)
         self._absorb(res, out.agents, out.jobs, out.events, out.calls)
+        for a in out.agents.values():
+            if a.next_job_id is not None and a.job_state is J.JOB_END:
+                # a move left its old job: joining the new one is a change of its own
+                self._step(res, sm.CompleteMove(agent_id=a.agent_id), ctx)
         return out
 
     def _absorb(self, res: Result, agents: dict[str, Agent], jobs: dict[str, JobTask],

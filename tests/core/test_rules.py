@@ -731,3 +731,29 @@ def test_rule_moving_a_busy_agent_back_to_its_own_job_cancels_the_pending_move()
     # cut on J could not take A off J (its detach only cancelled that move)
     s.job(licenses=0)
     assert s.zone.jobs["J"].assigned == () and s.agent("A").job_id is None
+
+
+def test_rule_a_moved_agent_is_announced_job_end_on_its_old_job_then_attached() -> None:
+    s = Sim()
+    s.job()
+    s.job(job_id="K")
+    s.ready_on_job("A")
+    s.ready_on_job("B")
+    s.connect("c1")  # B or A talks; the other is idle
+    idle = "A" if s.states("A")[1] == "Idle" else "B"
+    busy = "B" if idle == "A" else "A"
+    res = s.ok(m.MoveAgentToJob(agent_id=idle, job_id="K"))
+    changes = [e for e in s.events(res, m.AgentStateChanged) if e.snapshot.agent_id == idle]
+    assert [(e.snapshot.job_state.value, e.snapshot.job_id, e.cause, e.step)
+            for e in changes] == [("JobEnd", None, "MoveAgentToJob", "MoveAgentToJob"),
+                                  ("PendingJobAttach", "K", "MoveAgentToJob", "CompleteMove")]
+    assert changes[1].snapshot.version == changes[0].snapshot.version + 1
+    assert isinstance(res.reply, m.Accepted) and res.reply.agent is not None
+    assert res.reply.agent.job_state.value == "PendingJobAttach"  # as the command left it
+    s.ok(m.MoveAgentToJob(agent_id=busy, job_id="K"))  # busy: moves at the end of its work
+    s.ok(m.CustomerDisconnected(call_id="c1"))
+    res = s.ok(m.WrapupContact(agent_id=busy, session_id="c1"))
+    jobs = [(e.snapshot.job_state.value, e.snapshot.job_id)
+            for e in s.events(res, m.AgentStateChanged) if e.snapshot.agent_id == busy]
+    assert jobs[-2:] == [("JobEnd", None), ("PendingJobAttach", "K")]
+    assert s.zone.jobs["K"].assigned == (idle, busy) and s.zone.jobs["J"].assigned == ()
