@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import pytest
@@ -132,30 +133,32 @@ async def test_jobs_pam_refuses_exit_6_with_the_reason(pam: Pam, tmp_path: Path)
                  "PAM refused to start the scenario's jobs")
 
 
-async def test_a_short_run_against_a_pam_exits_0(pam: Pam, tmp_path: Path) -> None:
+async def short_run(pam: Pam, tmp_path: Path, agents: int, seconds: float,
+                    spread_s: float) -> tuple[int, str, dict[str, Any]]:
+    """A run of ``agents`` with no dialer demand; its exit code, stderr and summary."""
     scenario = tmp_path / "short.toml"
-    scenario.write_text("agents = 4\nduration_s = 3\ndrain_s = 2\n[demand]\nenabled = false\n"
-                        "[desktop]\nlogin_spread_s = 0.5\nlogout_spread_s = 1\n")
+    scenario.write_text(f"agents = {agents}\nduration_s = {seconds}\ndrain_s = 2\n"
+                        f"[demand]\nenabled = false\n[desktop]\nlogin_spread_s = {spread_s}\n"
+                        f"logout_spread_s = {spread_s}\n")
     code, err = await aloadtest("--zones", "z1", "--amqp-url", pam.amqp_url,
                                 "--scenario", str(scenario), "--json", str(tmp_path / "s.json"),
                                 cwd=tmp_path)
+    assert "Traceback" not in err, err[-3000:]
+    return code, err, json.loads((tmp_path / "s.json").read_text())
+
+
+async def test_a_short_run_against_a_pam_exits_0(pam: Pam, tmp_path: Path) -> None:
+    code, err, summary = await short_run(pam, tmp_path, agents=4, seconds=3, spread_s=0.5)
     assert code == EXIT_OK, err[-3000:]
-    summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["errors"] == 0 and summary["violations"] == 0
 
 
 async def test_a_run_shorter_than_a_sample_still_gives_its_summary_and_chart(
         pam: Pam, tmp_path: Path) -> None:
     # under a second: no per-second sample (the agents' plot used to fail on it)
-    scenario = tmp_path / "blink.toml"
-    scenario.write_text("agents = 2\nduration_s = 0.3\ndrain_s = 1\n[demand]\nenabled = false\n"
-                        "[desktop]\nlogin_spread_s = 0.1\nlogout_spread_s = 0.1\n")
-    code, err = await aloadtest("--zones", "z1", "--amqp-url", pam.amqp_url,
-                                "--scenario", str(scenario), "--json", str(tmp_path / "s.json"),
-                                cwd=tmp_path)
-    assert "Traceback" not in err, err[-3000:]
+    code, err, summary = await short_run(pam, tmp_path, agents=2, seconds=0.3, spread_s=0.1)
     assert code in (0, 1), err[-3000:]  # the run's own verdict
-    chart = json.loads((tmp_path / "s.json").read_text())["chart"]
+    chart = summary["chart"]
     assert chart is not None and (tmp_path / chart).is_file()
 
 
