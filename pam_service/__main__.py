@@ -28,7 +28,7 @@ from redis.exceptions import RedisClusterException
 
 from pam_service import runloop, topology
 from pam_service.auth import Policy
-from pam_service.client import connect_problem, redact
+from pam_service.client import amqp_url_problem, connect_problem, redact
 from pam_service.logs import setup
 from pam_service.service import AgentsByState, PamService, Settings
 from pam_service.store import connect_redis
@@ -121,18 +121,6 @@ def parse_zones(text: str) -> tuple[list[str], str | None]:
     return zones, None
 
 
-def amqp_url_problem(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError as e:
-        return f"--amqp-url {redact(url)} is not a valid URL ({e}) (--amqp-url or PAM_AMQP_URL)"
-    if parts.scheme not in ("amqp", "amqps"):
-        return (f"--amqp-url {redact(url)}: a RabbitMQ URL starts with amqp:// or amqps://, "
-                f"e.g. amqp://guest:guest@127.0.0.1:5672/ (--amqp-url or PAM_AMQP_URL)")
-    return None
-
-
 def redis_client(url: str) -> tuple[aioredis.Redis | None, str | None]:
     """A client for ``--redis-url`` (only to check it), or why the URL is refused."""
     scheme = urlsplit(url).scheme
@@ -196,7 +184,7 @@ def start_problem(e: BaseException, url: str) -> str | None:
 
 async def run(args: argparse.Namespace) -> int:
     if (why := amqp_url_problem(args.amqp_url)) is not None:
-        return fail(why)
+        return fail(f"--amqp-url {why} (--amqp-url or PAM_AMQP_URL)")
     zones, why = parse_zones(args.zones)
     if why is not None:
         return fail(why)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import (
@@ -52,6 +52,19 @@ class ReplyTimeout(PamError):
 def redact(url: str) -> str:
     """The URL with its password replaced by ``***`` (for messages and logs)."""
     return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+def amqp_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a RabbitMQ URL (password masked), or None if it can."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as e:
+        return f"{redact(url)} is not a valid URL ({e})"
+    if parts.scheme not in ("amqp", "amqps"):
+        return (f"{redact(url)}: a RabbitMQ URL starts with amqp:// or amqps://, "
+                f"e.g. amqp://guest:guest@127.0.0.1:5672/")
+    return None
 
 
 def connect_problem(e: BaseException, url: str) -> tuple[str, bool]:

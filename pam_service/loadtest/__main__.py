@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import tomllib
 from pathlib import Path
@@ -29,8 +28,8 @@ from pam_service.client import (
     PamClient,
     ReplyTimeout,
     UnknownZone,
+    amqp_url_problem,
     connect_problem,
-    redact,
 )
 from pam_service.loadtest import config, report
 from pam_service.loadtest.config import Scenario
@@ -114,10 +113,9 @@ def scenario(args: argparse.Namespace) -> Scenario:
     for z in sc.zones:
         if (why := topology.zone_name_problem(z)) is not None:
             raise Refusal(f"{source}: {why}", EXIT_USAGE)
-    if not re.match(r"amqps?://", sc.amqp_url):
-        raise Refusal(f"--amqp-url {redact(sc.amqp_url)}: a RabbitMQ URL starts with amqp:// "
-                      f"or amqps://, e.g. amqp://guest:guest@127.0.0.1:5672/ (--amqp-url, "
-                      f"PAM_AMQP_URL or amqp_url in the scenario)", EXIT_USAGE)
+    if (why := amqp_url_problem(sc.amqp_url)) is not None:
+        raise Refusal(f"--amqp-url {why} (--amqp-url, PAM_AMQP_URL or amqp_url in the "
+                      f"scenario)", EXIT_USAGE)
     for flag, path in (("--json", args.json_path), ("--chart", args.chart)):
         if path and Path(path).is_dir():
             raise Refusal(f"{flag} {path} is a directory: name a file", EXIT_USAGE)
