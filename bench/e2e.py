@@ -174,7 +174,8 @@ async def login_all(url: str, agents: list[str]) -> None:
     async with await PamClient.connect(url) as c:
         for i in range(0, len(agents), 200):
             rs = await asyncio.gather(*(c.send(ZONE, m.Login(
-                agent_id=a, zone=ZONE, extension=a)) for a in agents[i:i + 200]))
+                agent_id=a, zone=ZONE, extension=a, skills=[], time_zone="UTC",
+                locale="en_US")) for a in agents[i:i + 200]))
             bad = [r for r in rs if isinstance(r, m.Rejected)]
             if bad:
                 raise SystemExit(f"login failed: {bad[0]}")

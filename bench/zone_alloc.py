@@ -197,7 +197,9 @@ def job_started(rng: random.Random, k: int, licenses: int | None = None) -> _Sta
         job_id=f"job{k:02d}", action_name="main", zone="z1", campaign_type="progressive",
         required_skills=sorted(rng.sample(SKILLS, rng.randint(1, 2))), min_agents=lo,
         max_agents=rng.randint(150, 400), priority=rng.randint(1, 10),
-        licenses=licenses if licenses is not None else rng.randint(100, 300)))
+        licenses=licenses if licenses is not None else rng.randint(100, 300),
+        completion_codes=[], default_completion_code="Done", wrapup_seconds=30,
+        wrapup_extensions=0))
 
 
 def make_commands(rng: random.Random, cycles: int, jobs: list[m.JobTask],
@@ -207,7 +209,8 @@ def make_commands(rng: random.Random, cycles: int, jobs: list[m.JobTask],
     for c in range(cycles):
         aid = rng.choice(ids)
         cmds += [m.NotReady(agent_id=aid, reason_code=1), m.Logout(agent_id=aid),
-                 m.Login(agent_id=aid, zone="z1", extension="x", skills=skills[aid]),
+                 m.Login(agent_id=aid, zone="z1", extension="x", skills=skills[aid],
+                         time_zone="UTC", locale="en_US"),
                  m.Ready(agent_id=aid)]
         if c % 25 == 24:
             j = rng.choice(jobs)
@@ -215,7 +218,8 @@ def make_commands(rng: random.Random, cycles: int, jobs: list[m.JobTask],
                 job_id=j.job_id, action_name=j.action_name, zone="z1",
                 campaign_type=j.campaign_type, required_skills=list(j.required_skills),
                 min_agents=j.min_agents, max_agents=j.max_agents, priority=j.priority,
-                licenses=max(0, j.licenses + rng.randint(-20, 20))))
+                licenses=max(0, j.licenses + rng.randint(-20, 20)), completion_codes=[],
+                default_completion_code="Done", wrapup_seconds=30, wrapup_extensions=0))
     return cmds
 
 

@@ -2,8 +2,9 @@
 
 One tagged union per direction: commands in, replies out, events out. The
 ``type`` field names the struct. Unknown fields are ignored so clients may add
-fields; missing or ill-typed fields fail decoding, which the service answers
-with ``Rejected/BadRequest``.
+fields (but the whole body must still be valid UTF-8 JSON: pam_service.decoding);
+a field the contract lists without ``?`` has no default here, so a command
+without it fails decoding, which the service answers with ``Rejected/BadRequest``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Skill(Struct, frozen=True, gc=False):
     """A skill with its level; a higher level is a more proficient agent."""
 
     name: NonEmpty
-    level: Level = 1
+    level: Level
 
 
 # --------------------------------------------------------------------------
@@ -59,9 +60,9 @@ class AgentCommand(Command, frozen=True):
 class Login(AgentCommand, frozen=True):
     zone: NonEmpty
     extension: NonEmpty
-    skills: list[Skill] = []
-    time_zone: str = "UTC"
-    locale: str = "en_US"
+    skills: list[Skill]
+    time_zone: NonEmpty
+    locale: NonEmpty
     agent_name: str | None = None
 
 
@@ -196,15 +197,15 @@ class JobStarted(Command, frozen=True):
     action_name: NonEmpty
     zone: NonEmpty
     campaign_type: CampaignType
-    required_skills: list[NonEmpty] = []
-    min_agents: Count = 0
-    max_agents: Count = 1_000_000
-    priority: Annotated[int, Meta(ge=0, le=1000)] = 1
-    licenses: Count = 1_000_000
-    completion_codes: list[NonEmpty] = []
-    default_completion_code: NonEmpty | None = None
-    wrapup_seconds: Count = 30
-    wrapup_extensions: Count = 0
+    required_skills: list[NonEmpty]
+    min_agents: Count
+    max_agents: Count
+    priority: Annotated[int, Meta(ge=0, le=1000)]
+    licenses: Count
+    completion_codes: list[NonEmpty]
+    default_completion_code: NonEmpty
+    wrapup_seconds: Count
+    wrapup_extensions: Count
     strategy: Strategy = "longest_idle"
 
 
@@ -223,13 +224,13 @@ class JobEnded(Command, frozen=True):
 class CustomerConnected(Command, frozen=True):
     job_id: NonEmpty
     call_id: NonEmpty
-    customer: dict[str, Any] = {}
+    customer: dict[str, Any]
 
 
 class PreviewContactReady(Command, frozen=True):
     job_id: NonEmpty
     contact_id: NonEmpty
-    customer: dict[str, Any] = {}
+    customer: dict[str, Any]
 
 
 class CallbackDue(Command, frozen=True):

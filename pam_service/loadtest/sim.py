@@ -229,7 +229,7 @@ class LoadTest:
         unique = list({s.name: s for s in reversed(skills)}.values())
         zone = self.zone_of[aid]
         r = await self.send(zone, m.Login(agent_id=aid, zone=zone, extension=aid[-5:],
-                                          skills=unique))
+                                          skills=unique, time_zone="UTC", locale="en_US"))
         if isinstance(r, m.Accepted) and r.agent is not None:
             self._absorb(r.agent)
             await self.send(zone, m.Ready(agent_id=aid))

@@ -23,14 +23,16 @@ from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
                    required_skills=["sales"], completion_codes=["Sale", "NoSale"],
-                   default_completion_code="NoSale")
+                   default_completion_code="NoSale", min_agents=0, max_agents=1_000_000,
+                   priority=1, licenses=1_000_000, wrapup_seconds=30, wrapup_extensions=0)
 # every decision may act (no dwell, no step interval) and moves half the pool
 FAST = BlenderConfig(policy=PolicyConfig(max_share=0.5, dwell_s=0, step_interval_s=0))
 
 
 async def ready_on_job(pam: Pam, aid: str, level: int) -> None:
     await pam.ok(m.Login(agent_id=aid, zone="z1", extension="x" + aid,
-                         skills=[m.Skill(name="sales", level=level)]))
+                         skills=[m.Skill(name="sales", level=level)], time_zone="UTC",
+                         locale="en_US"))
     await pam.ok(m.Ready(agent_id=aid))
     await pam.events.wait_for(m.NailAgent, agent_id=aid)
     await pam.ok(m.NailingEstablished(agent_id=aid))
@@ -76,7 +78,7 @@ async def test_high_demand_blends_least_proficient_idle_agents_in_and_low_demand
         # cap: half of the 4 outbound agents; the two least proficient go first
         await until_job_states(pam, {"A": {"JobInbound"}, "C": {"JobInbound"}})
         assert (await pam.states("B"))[2] == (await pam.states("D"))[2] == "JobAttached"
-        r = await pam.send(m.CustomerConnected(job_id="J", call_id="c1"))
+        r = await pam.send(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
         assert isinstance(r, m.Accepted) and r.agent_id in {"B", "D"}  # no outbound to A, C
 
         # back: half of the 2 blended agents per decision
@@ -98,7 +100,7 @@ async def test_busy_agent_goes_pending_inbound_then_inbound_when_its_call_ends(
         pam: Pam) -> None:
     await pam.ok(JOB)
     await ready_on_job(pam, "A", 5)
-    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     assert r.agent_id == "A"
     async with BlenderApp(["z1"], pam.amqp_url, FAST), \
             await DemandPublisher.connect(pam.amqp_url) as acd:
@@ -112,7 +114,8 @@ async def test_busy_agent_goes_pending_inbound_then_inbound_when_its_call_ends(
 async def test_blender_keeps_agents_current_from_events(pam: Pam) -> None:
     async with BlenderApp(["z1"], pam.amqp_url, FAST) as app:
         assert app.agents["z1"] == {}
-        await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+        await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                             locale="en_US"))
         await pam.ok(m.Ready(agent_id="A"))
         want = await pam.status("A")
         loop = asyncio.get_running_loop()

@@ -56,13 +56,15 @@ class Sim:
     # ---- story helpers -------------------------------------------------
     def login(self, aid: str, skills: tuple[str, ...] = ("sales",), level: int = 5) -> None:
         self.ok(m.Login(agent_id=aid, zone=self.zone.name, extension=f"x{aid}",
-                        skills=[m.Skill(name=s, level=level) for s in skills]))
+                        skills=[m.Skill(name=s, level=level) for s in skills], time_zone="UTC",
+                        locale="en_US"))
 
     def job(self, job_id: str = "J", campaign: str = "progressive", **kw: Any) -> None:
         fields: dict[str, Any] = dict(job_id=job_id, action_name="call", zone=self.zone.name,
                                       campaign_type=campaign, required_skills=["sales"],
                                       completion_codes=CODES, default_completion_code="NoSale",
-                                      wrapup_seconds=20, wrapup_extensions=1)
+                                      wrapup_seconds=20, wrapup_extensions=1, min_agents=0,
+                                      max_agents=1_000_000, priority=1, licenses=1_000_000)
         fields.update(kw)
         self.ok(m.JobStarted(**fields))
 
@@ -75,7 +77,7 @@ class Sim:
         assert self.states(aid) == ("Ready", "Idle", "JobAttached")
 
     def connect(self, call_id: str, job_id: str = "J") -> str:
-        res = self.ok(m.CustomerConnected(job_id=job_id, call_id=call_id))
+        res = self.ok(m.CustomerConnected(job_id=job_id, call_id=call_id, customer={}))
         assert isinstance(res.reply, m.Accepted) and res.reply.agent_id
         return res.reply.agent_id
 

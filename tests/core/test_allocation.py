@@ -67,7 +67,9 @@ def test_a_higher_priority_job_below_its_minimum_takes_the_least_proficient_idle
     s.ready_on_job("C", job_id="LOW", level=4)
     res = s.ok(m.JobStarted(job_id="HIGH", action_name="call", zone="z1",
                             campaign_type="progressive", required_skills=["sales"],
-                            min_agents=2, max_agents=5, priority=5))
+                            min_agents=2, max_agents=5, priority=5, licenses=1_000_000,
+                            completion_codes=[], default_completion_code="Done",
+                            wrapup_seconds=30, wrapup_extensions=0))
     assert assigned(s, "HIGH") == {"B", "C"} and assigned(s, "LOW") == {"A"}
     assert (assigned(s, "MID"), assigned(s, "EQUAL"), assigned(s, "HIGHER")) == (
         {"D"}, {"E1", "E2"}, {"F"})
@@ -160,7 +162,8 @@ def test_a_refused_move_changes_nothing_and_is_tried_again_on_the_next_command()
     s.ok(m.Ready(agent_id="B"))  # J is full, B lacks K's skill: free
     before = s.agent("B")
     spy.inject = [("attach", "B", "K", "priority")]  # a move the machine refuses
-    res = s.ok(m.Login(agent_id="C", zone="z1", extension="xC"))
+    res = s.ok(m.Login(agent_id="C", zone="z1", extension="xC", skills=[], time_zone="UTC",
+                       locale="en_US"))
     assert s.agent("B") == before and "B" not in res.agents
     assert s.zone.held == set()  # held back for that command only
     assert s.zone.allocator.plan() == []
@@ -174,7 +177,8 @@ def test_stale_moves_are_skipped() -> None:
     s.job("J")
     s.ready_on_job("A", job_id="J")
     spy.inject = [("detach", "A", "K", "donate"), ("attach", "A", "J", "priority")]
-    s.ok(m.Login(agent_id="C", zone="z1", extension="xC"))
+    s.ok(m.Login(agent_id="C", zone="z1", extension="xC", skills=[], time_zone="UTC",
+                 locale="en_US"))
     assert s.states("A") == ("Ready", "Idle", "JobAttached") and assigned(s, "J") == {"A"}
 
 

@@ -74,7 +74,8 @@ class AgentMachine(RuleBasedStateMachine):
         [("sales",), ("sales", "support"), ("support",)]))
     def login(self, aid: str, level: int, skills: tuple[str, ...]) -> None:
         self.send(m.Login(agent_id=aid, zone="z1", extension=f"x{aid}",
-                          skills=[m.Skill(name=s, level=level) for s in skills]))
+                          skills=[m.Skill(name=s, level=level) for s in skills],
+                          time_zone="UTC", locale="en_US"))
 
     @rule(cls=simple, aid=agent_ids)
     def simple_command(self, cls: Any, aid: str) -> None:
@@ -113,9 +114,9 @@ class AgentMachine(RuleBasedStateMachine):
     @rule(job=job_ids, n=st.integers(0, 1000))
     def customer(self, job: str, n: int) -> None:
         if job == "P":
-            self.send(m.PreviewContactReady(job_id=job, contact_id=f"p{n}"))
+            self.send(m.PreviewContactReady(job_id=job, contact_id=f"p{n}", customer={}))
         else:
-            self.send(m.CustomerConnected(job_id=job, call_id=f"c{n}"))
+            self.send(m.CustomerConnected(job_id=job, call_id=f"c{n}", customer={}))
 
     @rule(data=st.data())
     def hang_up(self, data: st.DataObject) -> None:
@@ -135,7 +136,7 @@ class AgentMachine(RuleBasedStateMachine):
                 campaign_type="preview" if job == "P" else "progressive",
                 required_skills=["support"] if job == "K" else ["sales"], min_agents=mn,
                 max_agents=max(mn, 3), licenses=lic, priority=prio, completion_codes=CODES,
-                default_completion_code="NoSale", wrapup_extensions=1))
+                default_completion_code="NoSale", wrapup_extensions=1, wrapup_seconds=30))
         else:
             cls = {"pause": m.JobPaused, "resume": m.JobResumed, "end": m.JobEnded}[kind]
             self.send(cls(job_id=job))

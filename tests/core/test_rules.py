@@ -30,12 +30,14 @@ def test_rule_login_puts_agent_not_ready_idle_detached_and_keeps_login_propertie
 def test_rule_login_twice_is_already_logged_in() -> None:
     s = Sim()
     s.login("A")
-    s.no(m.Login(agent_id="A", zone="z1", extension="1"), "AlreadyLoggedIn")
+    s.no(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                 locale="en_US"), "AlreadyLoggedIn")
 
 
 def test_rule_login_for_another_zone_is_bad_request() -> None:
     s = Sim()
-    s.no(m.Login(agent_id="A", zone="z2", extension="1"), "BadRequest")
+    s.no(m.Login(agent_id="A", zone="z2", extension="1", skills=[], time_zone="UTC",
+                 locale="en_US"), "BadRequest")
 
 
 def test_rule_ready_makes_attached_agent_receive_calls() -> None:
@@ -51,7 +53,7 @@ def test_rule_not_ready_excludes_agent_from_pool() -> None:
     s.ready_on_job("A")
     s.ok(m.NotReady(agent_id="A", reason_code=3))
     assert s.states("A")[0] == "NotReady"
-    res = s.send(m.CustomerConnected(job_id="J", call_id="c1"))
+    res = s.send(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     assert isinstance(res.reply, m.Rejected) and res.reply.code == "NoAgentAvailable"
 
 
@@ -163,13 +165,13 @@ def test_rule_preview_dial_goes_dialing_and_preview_cancel_goes_wrapup() -> None
     s = Sim()
     s.job("P", campaign="preview")
     s.ready_on_job("A", job_id="P")
-    res = s.ok(m.PreviewContactReady(job_id="P", contact_id="k1"))
+    res = s.ok(m.PreviewContactReady(job_id="P", contact_id="k1", customer={}))
     assert s.events(res, m.PreviewOffered)
     assert s.states("A")[:2] == ("Busy", "Preview")
     s.ok(m.PreviewCancel(agent_id="A", session_id="k1"))
     assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
     s.ok(m.WrapupContact(agent_id="A", session_id="k1"))
-    s.ok(m.PreviewContactReady(job_id="P", contact_id="k2"))
+    s.ok(m.PreviewContactReady(job_id="P", contact_id="k2", customer={}))
     s.ok(m.PreviewDial(agent_id="A", session_id="k2"))
     assert s.states("A")[:2] == ("Busy", "Dialing")
     s.ok(m.DialResult(agent_id="A", session_id="k2", result="answered"))
@@ -180,7 +182,7 @@ def test_rule_preview_dial_with_another_session_is_bad_request() -> None:
     s = Sim()
     s.job("P", campaign="preview")
     s.ready_on_job("A", job_id="P")
-    s.ok(m.PreviewContactReady(job_id="P", contact_id="k1"))
+    s.ok(m.PreviewContactReady(job_id="P", contact_id="k1", customer={}))
     s.no(m.PreviewDial(agent_id="A", session_id="other"), "BadRequest")
 
 
@@ -188,7 +190,7 @@ def test_rule_unanswered_dial_goes_to_wrapup() -> None:
     s = Sim()
     s.job("P", campaign="preview")
     s.ready_on_job("A", job_id="P")
-    s.ok(m.PreviewContactReady(job_id="P", contact_id="k1"))
+    s.ok(m.PreviewContactReady(job_id="P", contact_id="k1", customer={}))
     s.ok(m.PreviewDial(agent_id="A", session_id="k1"))
     s.ok(m.DialResult(agent_id="A", session_id="k1", result="busy"))
     assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
@@ -694,7 +696,7 @@ def test_rule_a_live_customer_on_a_paused_job_finds_no_agent_until_it_resumes() 
     s.job()
     s.ready_on_job("A")
     s.ok(m.JobPaused(job_id="J"))
-    res = s.no(m.CustomerConnected(job_id="J", call_id="c1"), "NoAgentAvailable")
+    res = s.no(m.CustomerConnected(job_id="J", call_id="c1", customer={}), "NoAgentAvailable")
     assert isinstance(res.reply, m.Rejected) and "paused" in res.reply.message
     (nc,) = s.events(res, m.CallNotConnected)
     assert (nc.call_id, nc.kind) == ("c1", "connect")

@@ -23,7 +23,7 @@ def test_scenario_01_login_ready_connect() -> None:
     assert s.states("A") == ("Ready", "Idle", "PendingJobAttach")
     s.ok(m.NailingEstablished(agent_id="A"))
     assert s.states("A") == ("Ready", "Idle", "JobAttached")
-    res = s.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    res = s.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     assert isinstance(res.reply, m.Accepted) and res.reply.agent_id == "A"
     assert s.states("A")[:2] == ("Busy", "Talking")
     (cc,) = s.events(res, m.ConnectCall)
@@ -48,7 +48,7 @@ def test_scenario_03_not_ready_while_busy() -> None:
     s.ok(m.NotReady(agent_id="A", reason_code=7))
     assert s.states("A")[0] == "PendingNotReady"
     assert s.connect("c2") == "B"  # no further call offered to A
-    res = s.send(m.CustomerConnected(job_id="J", call_id="c3"))
+    res = s.send(m.CustomerConnected(job_id="J", call_id="c3", customer={}))
     assert isinstance(res.reply, m.Rejected) and res.reply.code == "NoAgentAvailable"
     s.ok(m.CustomerDisconnected(call_id="c1"))
     s.ok(m.WrapupContact(agent_id="A", session_id="c1"))
@@ -126,12 +126,12 @@ def test_scenario_10_preview() -> None:
     s = Sim()
     s.job("J2", campaign="preview")
     s.ready_on_job("A", job_id="J2")
-    s.ok(m.PreviewContactReady(job_id="J2", contact_id="p1"))
+    s.ok(m.PreviewContactReady(job_id="J2", contact_id="p1", customer={}))
     assert s.states("A")[1] == "Preview"
     s.ok(m.PreviewCancel(agent_id="A", session_id="p1"))
     assert s.states("A")[1] == "Wrapup"
     s.ok(m.WrapupContact(agent_id="A", session_id="p1"))
-    s.ok(m.PreviewContactReady(job_id="J2", contact_id="p2"))
+    s.ok(m.PreviewContactReady(job_id="J2", contact_id="p2", customer={}))
     s.ok(m.PreviewDial(agent_id="A", session_id="p2"))
     assert s.states("A")[1] == "Dialing"
     s.ok(m.DialResult(agent_id="A", session_id="p2", result="answered"))
@@ -146,7 +146,7 @@ def test_scenario_11_blending() -> None:
     s.ok(m.CustomerDisconnected(call_id="c1"))
     s.ok(m.WrapupContact(agent_id="A", session_id="c1"))
     assert s.states("A") == ("Ready", "Idle", "JobInbound")
-    res = s.send(m.CustomerConnected(job_id="J", call_id="c2"))
+    res = s.send(m.CustomerConnected(job_id="J", call_id="c2", customer={}))
     assert isinstance(res.reply, m.Rejected) and res.reply.code == "NoAgentAvailable"
     s.ok(m.BlendToOutbound(agent_id="A"))
     assert s.states("A")[2] == "PendingJobAttach"
@@ -186,7 +186,7 @@ def test_every_change_names_the_wire_command_that_led_to_it_as_its_cause() -> No
     assert {(e.cause, e.step) for e in s.events(ready, m.AgentStateChanged)} == {
         ("Ready", "Ready"), ("Ready", "AttachToJob")}
     s.ok(m.NailingEstablished(agent_id="A"))
-    res = s.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    res = s.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     (ev,) = s.events(res, m.AgentStateChanged)
     assert (ev.cause, ev.step) == ("CustomerConnected", "OfferContact")
     res = s.ok(m.CustomerDisconnected(call_id="c1"))

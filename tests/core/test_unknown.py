@@ -52,7 +52,7 @@ def test_an_unknown_agent_is_out_of_the_pool_and_get_agent_status_resolves_it() 
     s.job()
     s.ready_on_job("A")
     mark(s, "A")
-    s.no(m.CustomerConnected(job_id="J", call_id="c1"), "NoAgentAvailable")
+    s.no(m.CustomerConnected(job_id="J", call_id="c1", customer={}), "NoAgentAvailable")
     res = s.ok(m.GetAgentStatus(agent_id="A"))
     assert isinstance(res.reply, m.Accepted) and res.reply.agent is not None
     assert res.reply.agent.agent_state.value == "NotReady"  # idle: no call until Ready

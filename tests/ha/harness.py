@@ -480,7 +480,8 @@ class Load:
         r = await self.op(m.JobStarted(
             job_id=JOB, action_name="outbound", zone=self.zone, campaign_type="progressive",
             required_skills=["sales"], completion_codes=["Sale", "NoSale"],
-            default_completion_code="NoSale"))
+            default_completion_code="NoSale", min_agents=0, max_agents=1_000_000, priority=1,
+            licenses=1_000_000, wrapup_seconds=30, wrapup_extensions=0))
         assert isinstance(r, m.Accepted), r
 
     def decide(self, aid: str, a: m.Agent | None) -> m.Command:
@@ -491,7 +492,8 @@ class Load:
             return m.GetAgentStatus(agent_id=aid)
         if a is None or a.agent_state is sm.A.LOGOUT:
             return m.Login(agent_id=aid, zone=self.zone, extension=aid,
-                           skills=[m.Skill(name="sales", level=1 + int(aid[1:]) % 5)])
+                           skills=[m.Skill(name="sales", level=1 + int(aid[1:]) % 5)],
+                           time_zone="UTC", locale="en_US")
         if a.call_state is sm.C.WRAPUP and a.session_id:
             return m.WrapupContact(agent_id=aid, session_id=a.session_id,
                                    completion_code=self.rng.choice(["Sale", "NoSale"]))
@@ -517,7 +519,7 @@ class Load:
         while not self.stopping:
             self.calls += 1
             cid = f"call-{self.calls}"
-            r = await self.op(m.CustomerConnected(job_id=JOB, call_id=cid))
+            r = await self.op(m.CustomerConnected(job_id=JOB, call_id=cid, customer={}))
             if isinstance(r, m.Accepted):
                 t = asyncio.create_task(self._talk(cid))
                 talks.add(t)

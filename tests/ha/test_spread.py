@@ -96,7 +96,8 @@ async def test_pam_finds_its_redis_through_sentinel(tmp_path: Path) -> None:
         inst.start()
         await until(inst.started, 30, "PAM consuming")
         async with await PamClient.connect(amqp_url(vhost)) as c:
-            r = await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1"), timeout=20)
+            r = await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1", skills=[],
+                                           time_zone="UTC", locale="en_US"), timeout=20)
             assert isinstance(r, m.Accepted)
         assert read_zone(redis.url, prefix).agents["A"].agent_state == "NotReady"
     finally:
@@ -173,7 +174,8 @@ async def test_pam_serves_a_zone_from_a_redis_cluster(tmp_path: Path) -> None:
         await until(inst.started, 30, "PAM consuming")
         async with await PamClient.connect(amqp_url(vhost)) as c:
             for z in ("z1", "z2"):  # two zones: two hash tags, two slots
-                r = await c.send(z, m.Login(agent_id="A", zone=z, extension="1"), timeout=20)
+                r = await c.send(z, m.Login(agent_id="A", zone=z, extension="1", skills=[],
+                                            time_zone="UTC", locale="en_US"), timeout=20)
                 assert isinstance(r, m.Accepted), r
                 r = await c.send(z, m.Ready(agent_id="A"), timeout=20)
                 assert isinstance(r, m.Accepted) and r.agent is not None

@@ -14,7 +14,8 @@ from pam_service.service import scope_of
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
                    required_skills=["sales"], completion_codes=["Sale", "NoSale"],
-                   default_completion_code="NoSale")
+                   default_completion_code="NoSale", min_agents=0, max_agents=1_000_000,
+                   priority=1, licenses=1_000_000, wrapup_seconds=30, wrapup_extensions=0)
 
 
 def t(hms: str, day: datetime = DAY) -> datetime:
@@ -44,15 +45,18 @@ def morning() -> list[tuple[m.AnyEvent, datetime]]:
     """Agents A and B on job J; every activity of the Agent Activity Details report."""
     r = Recorder()
     r.at("09:00:00", JOB)
-    r.at("09:00:05", m.CustomerConnected(job_id="J", call_id="c0"), ok=False)  # no agent
+    # no agent
+    r.at("09:00:05", m.CustomerConnected(job_id="J", call_id="c0", customer={}), ok=False)
     skills = [m.Skill(name="sales", level=3)]
-    r.at("09:01:00", m.Login(agent_id="A", zone="z1", extension="A", skills=skills))
+    r.at("09:01:00", m.Login(agent_id="A", zone="z1", extension="A", skills=skills,
+                             time_zone="UTC", locale="en_US"))
     r.at("09:02:00", m.Ready(agent_id="A"))
     r.at("09:02:30", m.NailingEstablished(agent_id="A"))
-    r.at("09:03:00", m.Login(agent_id="B", zone="z1", extension="B", skills=skills))
+    r.at("09:03:00", m.Login(agent_id="B", zone="z1", extension="B", skills=skills,
+                             time_zone="UTC", locale="en_US"))
     r.at("09:03:10", m.Ready(agent_id="B"))
     r.at("09:03:20", m.NailingEstablished(agent_id="B"))
-    r.at("09:05:00", m.CustomerConnected(job_id="J", call_id="c1"))  # A: longest idle
+    r.at("09:05:00", m.CustomerConnected(job_id="J", call_id="c1", customer={}))  # A: longest idle
     r.at("09:06:00", m.HoldCall(agent_id="A"))
     r.at("09:06:30", m.UnholdCall(agent_id="A"))
     r.at("09:08:00", m.CustomerDisconnected(call_id="c1"))
@@ -60,13 +64,13 @@ def morning() -> list[tuple[m.AnyEvent, datetime]]:
     r.at("09:08:15", m.DialResult(agent_id="A", session_id="c1", result="answered"))
     r.at("09:09:00", m.CustomerDisconnected(call_id="c1"))
     r.at("09:09:20", m.WrapupContact(agent_id="A", session_id="c1", completion_code="Sale"))
-    r.at("09:10:00", m.CustomerConnected(job_id="J", call_id="c2"))  # B
+    r.at("09:10:00", m.CustomerConnected(job_id="J", call_id="c2", customer={}))  # B
     r.at("09:11:00", m.Consult(agent_id="B", target_agent_id="A"))
     r.at("09:12:00", m.Transfer(agent_id="B"))
     r.at("09:15:00", m.CustomerDisconnected(call_id="c2"))
     r.at("09:15:30", m.WrapupContact(agent_id="A", session_id="c2"))  # default code
     r.at("09:16:00", m.NotReady(agent_id="A", reason_code=12, reason="Lunch"))
-    r.at("09:20:00", m.CustomerConnected(job_id="J", call_id="c3"))  # B
+    r.at("09:20:00", m.CustomerConnected(job_id="J", call_id="c3", customer={}))  # B
     r.at("09:21:00", m.Consult(agent_id="B", target_number="5550100"))
     r.at("09:22:00", m.Transfer(agent_id="B"))  # to the external number
     r.at("09:22:40", m.WrapupContact(agent_id="B", session_id="c3",
@@ -74,7 +78,7 @@ def morning() -> list[tuple[m.AnyEvent, datetime]]:
     r.at("09:30:00", m.Ready(agent_id="A"))
     r.at("09:40:00", m.NotReady(agent_id="A", reason_code=3))
     r.at("09:45:00", m.Logout(agent_id="A"))
-    r.at("09:50:00", m.CustomerConnected(job_id="J", call_id="c4"))  # B
+    r.at("09:50:00", m.CustomerConnected(job_id="J", call_id="c4", customer={}))  # B
     return r.events
 
 
@@ -85,16 +89,20 @@ def afternoon() -> list[tuple[m.AnyEvent, datetime]]:
     r.at("13:00:00", m.JobStarted(job_id="P", action_name="preview", zone="z1",
                                   campaign_type="preview", required_skills=["sales"],
                                   completion_codes=["Sale", "NoSale"],
-                                  default_completion_code="NoSale"))
+                                  default_completion_code="NoSale", min_agents=0,
+                                  max_agents=1_000_000, priority=1, licenses=1_000_000,
+                                  wrapup_seconds=30, wrapup_extensions=0))
     skills = [m.Skill(name="sales", level=3)]
-    r.at("13:00:10", m.Login(agent_id="C", zone="z1", extension="C", skills=skills))
+    r.at("13:00:10", m.Login(agent_id="C", zone="z1", extension="C", skills=skills,
+                             time_zone="UTC", locale="en_US"))
     r.at("13:00:20", m.SaveAgentForHA(agent_id="C", data={"form": 1}))  # still Login
     r.at("13:00:30", m.Ready(agent_id="C"))
     r.at("13:00:40", m.NailingEstablished(agent_id="C"))
-    r.at("13:01:00", m.Login(agent_id="D", zone="z1", extension="D", skills=skills))
+    r.at("13:01:00", m.Login(agent_id="D", zone="z1", extension="D", skills=skills,
+                             time_zone="UTC", locale="en_US"))
     r.at("13:01:10", m.Ready(agent_id="D"))
     r.at("13:01:20", m.NailingEstablished(agent_id="D"))
-    r.at("13:02:00", m.PreviewContactReady(job_id="P", contact_id="p1"))  # C
+    r.at("13:02:00", m.PreviewContactReady(job_id="P", contact_id="p1", customer={}))  # C
     r.at("13:02:30", m.PreviewDial(agent_id="C", session_id="p1"))
     r.at("13:02:40", m.DialResult(agent_id="C", session_id="p1", result="answered"))
     r.at("13:03:00", m.Consult(agent_id="C", target_agent_id="D"))

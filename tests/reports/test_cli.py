@@ -74,7 +74,7 @@ async def test_ingest_runs_until_sigterm(pam: Pam, tmp_path: Path) -> None:
         assert b"Ingesting pam.events into" in line, line
         await pam.ok(PROGRESSIVE)
         await staff(pam, pam.client, ["A"])
-        await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+        await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
         async with await ReportStore.open(url) as store:
             async def talking() -> bool:
                 rows = await store.agent_activity("A", start, datetime.now(UTC))

@@ -31,7 +31,7 @@ async def test_ingester_catches_up_after_missing_events_while_stopped(
         async with ReportIngester(store, pam.amqp_url, batch_max=50) as ing:
             await pam.ok(PROGRESSIVE)
             await staff(pam, pam.client, ["A"])
-            await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+            await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
             await pam.ok(m.CustomerDisconnected(call_id="c1"))
             await pam.ok(m.WrapupContact(agent_id="A", session_id="c1", completion_code="Sale"))
 
@@ -43,11 +43,11 @@ async def test_ingester_catches_up_after_missing_events_while_stopped(
         await store.close()
 
     # the ingester is down: PAM goes on
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c2"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c2", customer={}))
     await pam.ok(m.CustomerDisconnected(call_id="c2"))
     await pam.ok(m.WrapupContact(agent_id="A", session_id="c2"))  # the default, NoSale
     await pam.ok(m.NotReady(agent_id="A", reason_code=7, reason="Break"))
-    r = await pam.send(m.CustomerConnected(job_id="J", call_id="c3"))
+    r = await pam.send(m.CustomerConnected(job_id="J", call_id="c3", customer={}))
     assert isinstance(r, m.Rejected) and r.code == "NoAgentAvailable"
     await pam.events.wait_for(m.CallNotConnected, call_id="c3")
     conn = await aio_pika.connect(pam.amqp_url)

@@ -40,7 +40,7 @@ async def talking(pam: Pam, agents: list[str]) -> dict[str, str]:
         assert await pam.states(aid) == ("Ready", "Idle", "JobAttached")
     calls: dict[str, str] = {}
     for i in range(len(agents)):
-        r = await pam.ok(m.CustomerConnected(job_id="J", call_id=f"c{i}"))
+        r = await pam.ok(m.CustomerConnected(job_id="J", call_id=f"c{i}", customer={}))
         assert r.agent_id is not None and r.agent_id not in calls
         calls[r.agent_id] = f"c{i}"
         await expect(pam, m.ConnectCall, agent_id=r.agent_id, call_id=f"c{i}")
@@ -154,7 +154,7 @@ async def test_scenario_07_consultative_transfer_on_the_wire(pam: Pam) -> None:
     assert (b.call_origin, b.peer_agent_id) == ("transferred", None)
 
     # A really is free: the next customer goes to A (B is busy)
-    r2 = await pam.ok(m.CustomerConnected(job_id="J", call_id="c-next"))
+    r2 = await pam.ok(m.CustomerConnected(job_id="J", call_id="c-next", customer={}))
     assert r2.agent_id == "A"
 
     # the customer of the transferred call hangs up: B wraps up, not A

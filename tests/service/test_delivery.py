@@ -27,7 +27,8 @@ class Crash(Exception):
 async def test_redelivery_after_commit_before_ack_applies_once_and_announces_once(
         pam: Pam) -> None:
     active = pam.services[0]
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     v0 = (await pam.status("A")).version
     standby = await pam.start(instance="standby")
     worker = active.workers["z1"]
@@ -65,7 +66,8 @@ async def test_redelivery_after_commit_before_ack_applies_once_and_announces_onc
 async def test_resent_command_is_answered_from_the_cache_before_and_after_a_takeover(
         pam: Pam) -> None:
     active = pam.services[0]
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     mid = uuid.uuid4().hex
     first = await pam.send(m.Ready(agent_id="A"), message_id=mid)
     assert isinstance(first, m.Accepted) and first.agent is not None
@@ -117,7 +119,8 @@ def is_valid(body: bytes) -> bool:
 async def test_bad_input_storm_changes_nothing_and_valid_commands_take_effect(
         pam: Pam, generated: list[bytes]) -> None:
     login = m.encoder.encode(m.Login(agent_id="zz", zone="z1", extension="1",
-                                     skills=[m.Skill(name="s", level=1)]))
+                                     skills=[m.Skill(name="s", level=1)], time_zone="UTC",
+                                     locale="en_US"))
     truncated = [login[:i] for i in range(1, len(login))]  # every cut of a valid command
     retyped = [login.replace(b'"zone":"z1"', b'"zone":%d' % i) for i in range(200)]
     bad = [b for b in HAND_PICKED + generated + truncated + retyped if not is_valid(b)]
@@ -136,7 +139,8 @@ async def test_bad_input_storm_changes_nothing_and_valid_commands_take_effect(
             aid = f"a{i}"
             agents.append(aid)
             replies.append(asyncio.create_task(pam.client.send(
-                "z1", m.Login(agent_id=aid, zone="z1", extension="1"), timeout=60)))
+                "z1", m.Login(agent_id=aid, zone="z1", extension="1", skills=[],
+                              time_zone="UTC", locale="en_US"), timeout=60)))
     results = await asyncio.gather(*replies)
     rejected = [r for r in results if isinstance(r, m.Rejected)]
     assert all(r.code in ("BadRequest", "UnknownCommand") for r in rejected), rejected[:3]
@@ -165,7 +169,8 @@ async def test_role_outside_its_commands_is_unauthorized_and_changes_nothing(
     roles.write_text('[users.guest]\nrole = "blender"\n')
     for svc in pam.services:
         svc.settings.policy = Policy.load(roles)
-    r = await pam.send(m.Login(agent_id="A", zone="z1", extension="1"))
+    r = await pam.send(m.Login(agent_id="A", zone="z1", extension="1", skills=[],
+                               time_zone="UTC", locale="en_US"))
     assert isinstance(r, m.Rejected) and r.code == "Unauthorized" and "blender" in r.message
     r = await pam.send(m.GetZoneStatus(zone="z1"))
     assert isinstance(r, m.Accepted) and r.agents == []
@@ -228,7 +233,8 @@ async def test_a_batch_holding_one_message_id_twice_is_checked_once_per_delivery
 
 async def test_a_command_that_expires_waiting_in_pams_prefetch_is_dead_lettered_not_applied(
         pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     dead = await pam.client.channel.declare_queue("pam.dead", durable=True,
                                                   arguments={"x-queue-type": "quorum"})
     worker = pam.services[0].workers["z1"]
@@ -267,7 +273,8 @@ async def test_an_expiration_counts_from_the_senders_timestamp_when_it_has_one(
         pam: Pam) -> None:
     """A command stamped long ago reaches PAM within its expiration as the broker counts
     it (from when it was queued): PAM counts from the stamp, and does not apply it."""
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     dead = await pam.client.channel.declare_queue("pam.dead", durable=True,
                                                   arguments={"x-queue-type": "quorum"})
     stamped = datetime.now(UTC) - timedelta(seconds=60)

@@ -16,14 +16,16 @@ from tests.service.conftest import AMQP, Pam, eventually, rabbitmqctl
 
 PREVIEW = m.JobStarted(job_id="J2", action_name="preview", zone="z1", campaign_type="preview",
                        required_skills=["sales"], completion_codes=["Sale", "NoSale"],
-                       default_completion_code="NoSale")
+                       default_completion_code="NoSale", min_agents=0, max_agents=1_000_000,
+                       priority=1, licenses=1_000_000, wrapup_seconds=30, wrapup_extensions=0)
 PROGRESSIVE = msgspec.structs.replace(PREVIEW, job_id="J", campaign_type="progressive")
 
 
 async def staff(pam: Pam, client: PamClient, agents: list[str]) -> None:
     for aid in agents:
         r = await client.send("z1", m.Login(agent_id=aid, zone="z1", extension=aid,
-                                            skills=[m.Skill(name="sales", level=3)]))
+                                            skills=[m.Skill(name="sales", level=3)],
+                                            time_zone="UTC", locale="en_US"))
         assert isinstance(r, m.Accepted), r
         await client.send("z1", m.Ready(agent_id=aid))
         await client.send("z1", m.NailingEstablished(agent_id=aid))
@@ -32,14 +34,14 @@ async def staff(pam: Pam, client: PamClient, agents: list[str]) -> None:
 async def test_scenario_10_preview_on_the_wire(pam: Pam) -> None:
     await pam.ok(PREVIEW)
     await staff(pam, pam.client, ["A"])
-    r = await pam.ok(m.PreviewContactReady(job_id="J2", contact_id="p1"))
+    r = await pam.ok(m.PreviewContactReady(job_id="J2", contact_id="p1", customer={}))
     assert r.agent_id == "A"
     offered = await pam.events.wait_for(m.PreviewOffered, agent_id="A")
     assert isinstance(offered, m.PreviewOffered) and offered.session_id == "p1"
     await pam.ok(m.PreviewCancel(agent_id="A", session_id="p1"))
     assert (await pam.states("A"))[:2] == ("WorkNotReady", "Wrapup")
     await pam.ok(m.WrapupContact(agent_id="A", session_id="p1"))
-    await pam.ok(m.PreviewContactReady(job_id="J2", contact_id="p2"))
+    await pam.ok(m.PreviewContactReady(job_id="J2", contact_id="p2", customer={}))
     await pam.ok(m.PreviewDial(agent_id="A", session_id="p2"))
     assert (await pam.states("A"))[:2] == ("Busy", "Dialing")
     await pam.events.wait_for(m.DialCustomer, agent_id="A", session_id="p2")
@@ -52,13 +54,13 @@ async def test_longest_idle_agent_gets_the_call_on_the_wire(pam: Pam) -> None:
     await staff(pam, pam.client, ["A", "B", "C"])
     got: list[str] = []
     for i in range(3):  # each freed agent goes to the back of the queue
-        r = await pam.ok(m.CustomerConnected(job_id="J", call_id=f"c{i}"))
+        r = await pam.ok(m.CustomerConnected(job_id="J", call_id=f"c{i}", customer={}))
         assert r.agent_id is not None
         got.append(r.agent_id)
     assert sorted(got) == ["A", "B", "C"]
     await pam.ok(m.CustomerDisconnected(call_id="c0"))
     await pam.ok(m.WrapupContact(agent_id=got[0], session_id="c0"))
-    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c3"))
+    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c3", customer={}))
     assert r.agent_id == got[0]
 
 
@@ -94,7 +96,8 @@ async def test_two_instances_racing_on_the_same_calls_never_double_assign(
             sends = []
             for cid in calls:  # every call offered through both instances at once
                 for c in (pam.client, c2):
-                    sends.append(c.send("z1", m.CustomerConnected(job_id="J", call_id=cid),
+                    sends.append(c.send("z1", m.CustomerConnected(job_id="J", call_id=cid,
+                                                                  customer={}),
                                         timeout=60))
             replies = await asyncio.gather(*sends)
         fenced = rival.workers["z1"].fenced + pam.services[0].workers["z1"].fenced

@@ -53,7 +53,8 @@ async def test_takeover_marks_agents_in_doubt_unknown_until_their_desktops_resyn
         pam: Pam) -> None:
     active = pam.services[0]
     for aid in "ABCD":
-        await pam.ok(m.Login(agent_id=aid, zone="z1", extension=aid))
+        await pam.ok(m.Login(agent_id=aid, zone="z1", extension=aid, skills=[], time_zone="UTC",
+                             locale="en_US"))
     await pam.ok(m.Ready(agent_id="C"))  # confirmed long before the crash: not in doubt
     standby = await pam.start(instance="standby", resync_timeout_s=3.0)
     worker = active.workers["z1"]
@@ -139,7 +140,7 @@ async def test_a_quiet_zone_trims_its_outbox_so_a_crash_leaves_nobody_in_doubt(
     standby = await pam.start(instance="standby")
     await active.conn.close()  # type: ignore[union-attr]  # dies, with no graceful stop
     pam.services.remove(active)
-    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     assert standby.workers["z1"].active
     assert r.agent_id == "A"  # not in doubt: still Ready and in the pool
     st = States(pam)

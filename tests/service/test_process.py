@@ -37,7 +37,9 @@ async def test_service_process_serves_exposes_metrics_and_exits_cleanly_on_sigte
             reply: m.AnyReply | None = None
             for _ in range(100):  # the process needs a moment to declare its queue
                 try:
-                    reply = await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1"),
+                    reply = await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1",
+                                                       skills=[], time_zone="UTC",
+                                                       locale="en_US"),
                                          timeout=5, message_id="login-A")
                     break
                 except Exception:
@@ -72,7 +74,8 @@ async def test_graceful_stop_tells_desktops_pom_not_available(
     await svc.start()
     async with await PamClient.connect(AMQP + vhost) as c:
         events = await c.subscribe(["agent.z1.A.notify"])
-        await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1"))
+        await c.send("z1", m.Login(agent_id="A", zone="z1", extension="1", skills=[],
+                                   time_zone="UTC", locale="en_US"))
         await svc.stop()
         ev = await events.wait_for(m.POMNotAvailable, agent_id="A")
         assert isinstance(ev, m.POMNotAvailable) and ev.seq > 0

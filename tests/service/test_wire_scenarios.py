@@ -9,12 +9,14 @@ from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
                    required_skills=["sales"], completion_codes=["Sale", "NoSale"],
-                   default_completion_code="NoSale", wrapup_seconds=20, wrapup_extensions=1)
+                   default_completion_code="NoSale", wrapup_seconds=20, wrapup_extensions=1,
+                   min_agents=0, max_agents=1_000_000, priority=1, licenses=1_000_000)
 
 
 async def ready_on_job(pam: Pam, aid: str) -> None:
     await pam.ok(m.Login(agent_id=aid, zone="z1", extension="x" + aid,
-                         skills=[m.Skill(name="sales", level=5)]))
+                         skills=[m.Skill(name="sales", level=5)], time_zone="UTC",
+                         locale="en_US"))
     await pam.ok(m.Ready(agent_id=aid))
     await pam.events.wait_for(m.NailAgent, agent_id=aid)
     await pam.ok(m.NailingEstablished(agent_id=aid))
@@ -24,7 +26,8 @@ async def ready_on_job(pam: Pam, aid: str) -> None:
 async def test_scenario_01_login_ready_connect_on_the_wire(pam: Pam) -> None:
     await pam.ok(JOB)
     r = await pam.ok(m.Login(agent_id="A", zone="z1", extension="100",
-                             skills=[m.Skill(name="sales", level=5)]))
+                             skills=[m.Skill(name="sales", level=5)], time_zone="UTC",
+                             locale="en_US"))
     assert r.agent is not None
     assert (r.agent.agent_state, r.agent.call_state, r.agent.job_state) == (
         "NotReady", "Idle", "JobDetached")
@@ -33,7 +36,7 @@ async def test_scenario_01_login_ready_connect_on_the_wire(pam: Pam) -> None:
     await pam.events.wait_for(m.NailAgent, agent_id="A")
     await pam.ok(m.NailingEstablished(agent_id="A"))
     await pam.events.wait_for(m.JobAttached, agent_id="A")
-    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     assert r.agent_id == "A"
     assert (await pam.states("A"))[:2] == ("Busy", "Talking")
     cc = await pam.events.wait_for(m.ConnectCall, call_id="c1")
@@ -43,7 +46,7 @@ async def test_scenario_01_login_ready_connect_on_the_wire(pam: Pam) -> None:
 async def test_scenario_02_wrapup_on_the_wire(pam: Pam) -> None:
     await pam.ok(JOB)
     await ready_on_job(pam, "A")
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     await pam.ok(m.CustomerDisconnected(call_id="c1"))
     w = await pam.events.wait_for(m.WrapupStarted, agent_id="A")
     assert isinstance(w, m.WrapupStarted)
@@ -58,10 +61,10 @@ async def test_scenario_02_wrapup_on_the_wire(pam: Pam) -> None:
 async def test_scenario_03_not_ready_while_busy_on_the_wire(pam: Pam) -> None:
     await pam.ok(JOB)
     await ready_on_job(pam, "A")
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     await pam.ok(m.NotReady(agent_id="A", reason_code=7))
     assert (await pam.states("A"))[0] == "PendingNotReady"
-    r = await pam.send(m.CustomerConnected(job_id="J", call_id="c2"))
+    r = await pam.send(m.CustomerConnected(job_id="J", call_id="c2", customer={}))
     assert isinstance(r, m.Rejected) and r.code == "NoAgentAvailable"
     await pam.ok(m.CustomerDisconnected(call_id="c1"))
     await pam.ok(m.WrapupContact(agent_id="A", session_id="c1"))
@@ -72,14 +75,16 @@ async def test_scenario_03_not_ready_while_busy_on_the_wire(pam: Pam) -> None:
 
 
 async def test_scenario_04_walkaway_alarm_on_the_wire(pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     await pam.ok(m.NotReady(agent_id="A", reason_code=2, walkaway=True))
     a = await pam.events.wait_for(m.Alarm, code="P_POMAGT16")
     assert isinstance(a, m.Alarm) and (a.severity, a.agent_id) == ("major", "A")
 
 
 async def test_scenario_05_logout_only_from_not_ready_on_the_wire(pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     await pam.ok(m.Ready(agent_id="A"))
     before = await pam.status("A")
     await pam.no(m.Logout(agent_id="A"), "InvalidTransition")
@@ -89,14 +94,15 @@ async def test_scenario_05_logout_only_from_not_ready_on_the_wire(pam: Pam) -> N
 async def test_scenario_09_nailing_drop_on_the_wire(pam: Pam) -> None:
     await pam.ok(JOB)
     await ready_on_job(pam, "A")
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     await pam.ok(m.NailingDropped(agent_id="A"))
     assert (await pam.states("A"))[:2] == ("WorkNotReady", "Wrapup")
 
 
 async def test_scenario_14_same_message_id_twice_one_change_two_identical_replies(
         pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     v0 = (await pam.status("A")).version
     mid = uuid.uuid4().hex
     r1 = await pam.send(m.Ready(agent_id="A"), message_id=mid)
@@ -130,4 +136,5 @@ async def test_scenario_15_bad_input_is_rejected_and_service_keeps_serving(pam: 
                 break
     assert msg is not None and msg.message_id == mid
     assert "agent_id" in str((msg.headers or {}).get("x-pam-reason"))
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))

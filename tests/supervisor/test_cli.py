@@ -23,9 +23,13 @@ from supervisor_api.cli import (
 from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
-                   required_skills=["sales"])
+                   required_skills=["sales"], min_agents=0, max_agents=1_000_000, priority=1,
+                   licenses=1_000_000, completion_codes=[], default_completion_code="Done",
+                   wrapup_seconds=30, wrapup_extensions=0)
 JOB_K = m.JobStarted(job_id="K", action_name="survey", zone="z1", campaign_type="progressive",
-                     required_skills=["sales"])
+                     required_skills=["sales"], min_agents=0, max_agents=1_000_000, priority=1,
+                     licenses=1_000_000, completion_codes=[], default_completion_code="Done",
+                     wrapup_seconds=30, wrapup_extensions=0)
 
 
 @dataclass
@@ -60,7 +64,8 @@ async def watching(pam: Pam, *argv: str) -> asyncio.Task[Run]:
 
 async def ready_on_job(pam: Pam, aid: str) -> None:
     await pam.ok(m.Login(agent_id=aid, zone="z1", extension="x" + aid,
-                         skills=[m.Skill(name="sales", level=5)]))
+                         skills=[m.Skill(name="sales", level=5)], time_zone="UTC",
+                         locale="en_US"))
     await pam.ok(m.Ready(agent_id=aid))
     await pam.events.wait_for(m.NailAgent, agent_id=aid)
     await pam.ok(m.NailingEstablished(agent_id=aid))
@@ -73,7 +78,8 @@ def line_of(text: str, agent: str) -> str:
 async def test_agents_lists_the_zones_agents_with_their_states(pam: Pam) -> None:
     await pam.ok(JOB)
     await ready_on_job(pam, "A")
-    await pam.ok(m.Login(agent_id="B", zone="z1", extension="2", agent_name="Bea"))
+    await pam.ok(m.Login(agent_id="B", zone="z1", extension="2", agent_name="Bea", skills=[],
+                         time_zone="UTC", locale="en_US"))
     await pam.ok(m.NotReady(agent_id="B", reason_code=7, reason="lunch"))
     r = await cli(pam, "agents", "--zone", "z1")
     assert r.code == 0, r.err
@@ -86,7 +92,8 @@ async def test_agents_lists_the_zones_agents_with_their_states(pam: Pam) -> None
 
 
 async def test_agents_live_redraws_from_state_events(pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     task = await watching(pam, "agents", "--zone", "z1", "--live", "--count", "1")
     await pam.ok(m.Ready(agent_id="A"))
     r = await asyncio.wait_for(task, 10)
@@ -108,7 +115,7 @@ async def test_release_moves_an_idle_agent_to_job_inbound(pam: Pam) -> None:
 async def test_release_of_a_busy_agent_says_it_waits_for_the_end_of_the_call(pam: Pam) -> None:
     await pam.ok(JOB)
     await ready_on_job(pam, "A")
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     r = await cli(pam, "release", "A", "--zone", "z1")
     assert r.code == 0, r.err
     assert "A is busy (Talking): PAM will release it from outbound" in r.out
@@ -122,7 +129,7 @@ async def test_release_with_a_pending_consult_explains_ignored_and_exits_non_zer
         await ready_on_job(pam, aid)
     talkers = []
     for call in ("c1", "c2"):
-        reply = await pam.ok(m.CustomerConnected(job_id="J", call_id=call))
+        reply = await pam.ok(m.CustomerConnected(job_id="J", call_id=call, customer={}))
         assert reply.agent_id is not None
         talkers.append(reply.agent_id)
     consulted, other = talkers
@@ -165,7 +172,8 @@ async def test_release_of_an_agent_not_logged_in_explains_it(pam: Pam) -> None:
 
 
 async def test_alarms_prints_an_alarm_pam_raises(pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     task = await watching(pam, "alarms", "--zone", "z1", "--count", "1")
     await pam.ok(m.NotReady(agent_id="A", reason_code=2, walkaway=True))
     r = await asyncio.wait_for(task, 10)
@@ -182,7 +190,8 @@ async def test_unknown_zone_is_explained_with_its_own_exit_code(pam: Pam) -> Non
 
 
 async def test_console_script_runs_as_a_process(pam: Pam) -> None:
-    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
     env = {**os.environ, "PAM_AMQP_URL": pam.amqp_url, "PAM_ZONE": "z1", "COLUMNS": "160"}
     ok = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "supervisor_api", "agents"],

@@ -67,7 +67,8 @@ async def test_client_lists_agents_and_watch_yields_state_changes_and_alarms_onc
     async with await SupervisorClient.connect(pam.amqp_url) as sup, \
             sup.watch("z1") as watch:
         assert await sup.zone_agents("z1") == []
-        await pam.ok(m.Login(agent_id="A", zone="z1", extension="1"))
+        await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                             locale="en_US"))
         (a,) = await sup.zone_agents("z1")
         assert a.agent_id == "A"
         first = await anext(watch)

@@ -87,6 +87,6 @@ async def one_sale(p: Pam) -> None:
     """Agent A on progressive job J takes one call and wraps it up with "Sale"."""
     await p.ok(PROGRESSIVE)
     await staff(p, p.client, ["A"])
-    await p.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await p.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     await p.ok(m.CustomerDisconnected(call_id="c1"))
     await p.ok(m.WrapupContact(agent_id="A", session_id="c1", completion_code="Sale"))

@@ -104,7 +104,7 @@ async def test_overview_and_stream_follow_pam(dashboard: Dashboard) -> None:
         assert [a["agent_id"] for a in first["agents"]] == ["A"]
         assert first["zones"] == [{"zone": "z1", "available": True, "reason": None}]
         assert first["jobs"][0]["job_id"] == "J" and first["jobs"][0]["assigned"] == 1
-        r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+        r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
         assert r.agent_id == "A"
         row = await s.wait_for("agent", lambda d: d["call_state"] == "Talking")
         assert row["agent_id"] == "A" and row["agent_state"] == "Busy"
@@ -143,7 +143,7 @@ async def test_an_ignored_release_shows_why_and_the_alarm_arrives(dashboard: Das
     pam = dashboard.pam
     await pam.ok(PROGRESSIVE)
     await staff(pam, pam.client, ["A"])
-    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     await pam.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A"))
     async with dashboard.login("sup") as c, stream(c) as s:
         await s.wait_for("overview")
@@ -191,7 +191,11 @@ async def test_move_to_another_job_from_the_dashboard(dashboard: Dashboard) -> N
     pam = dashboard.pam
     await pam.ok(PROGRESSIVE)
     await pam.ok(m.JobStarted(job_id="K", action_name="other", zone="z1",
-                              campaign_type="progressive", required_skills=["sales"]))
+                              campaign_type="progressive", required_skills=["sales"],
+                              min_agents=0, max_agents=1_000_000, priority=1,
+                              licenses=1_000_000, completion_codes=[],
+                              default_completion_code="Done", wrapup_seconds=30,
+                              wrapup_extensions=0))
     await staff(pam, pam.client, ["A"])
     job = (await pam.status("A")).job_id
     target = "K" if job == "J" else "J"

@@ -57,7 +57,7 @@ async def test_supervisor_watches_a_row_change_releases_and_sees_an_alarm(
     await expect(row_a).to_have_class("st-ready")
 
     # PAM applies a command: the row follows, live
-    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1"))
+    r = await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
     talking = page.locator(f'#agents tr[data-agent="{r.agent_id}"]')
     await expect(talking).to_contain_text("Talking")
     await expect(talking).to_have_class("st-talking")
