@@ -29,6 +29,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from blender.config import BlenderConfig
 from blender.messages import InboundDemand, demand_decoder, demand_routing_key
 from blender.policy import RETURNABLE, Decision, Direction, LastMove, Move, decide, side
+from pam_service import decoding
 from pam_service import messages as m
 from pam_service.client import EventStream, PamClient, PamError
 
@@ -65,6 +66,8 @@ class BlenderApp:
         self.job_skills: dict[str, dict[str, tuple[str, ...]]] = {
             z: {j: tuple(s) for j, s in self.config.jobs.items()} for z in self.zones}
         self.latest: dict[str, InboundDemand] = {}
+        #: Demand signals dropped as invalid (pam_service.decoding).
+        self.rejected_signals = 0
         self.decisions = 0
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()
@@ -186,10 +189,13 @@ class BlenderApp:
     # ---- signals and decisions ------------------------------------------
     async def _on_signal(self, msg: AbstractIncomingMessage) -> None:
         try:
-            sig = demand_decoder.decode(msg.body)
-        except msgspec.DecodeError as e:
-            log.warning("undecodable demand signal", extra={
-                "routing_key": msg.routing_key, "error": str(e), "body": msg.body[:200]})
+            sig = decoding.decode(demand_decoder, msg.body, decoding.MAX_COMMAND_BODY,
+                                  "demand signal", decoding.MAX_DEPTH)
+        except decoding.BadInput as e:
+            self.rejected_signals += 1
+            log.warning("invalid demand signal dropped", extra={
+                "routing_key": msg.routing_key, "reason": e.message,
+                "body": msg.body[:200].decode("utf-8", "replace")})
             return
         if sig.zone not in self.agents:
             log.warning("demand signal for a zone not served", extra={

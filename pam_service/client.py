@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -32,8 +33,10 @@ from aiormq.exceptions import InvalidFrameError, ProbableAuthenticationError, Pu
 from pamqp.commands import Basic
 from yarl import URL
 
+from pam_service import decoding, topology
 from pam_service import messages as m
-from pam_service import topology
+
+log = logging.getLogger("pam.client")
 
 
 class PamError(Exception):
@@ -135,8 +138,8 @@ class PamClient:
         fut = self.pending.pop(msg.correlation_id or "", None)
         if fut is not None and not fut.done():
             try:
-                fut.set_result(m.reply_decoder.decode(msg.body))
-            except Exception as e:  # a reply we cannot read is the server's bug: surface it
+                fut.set_result(decoding.decode(m.reply_decoder, msg.body, what="reply"))
+            except decoding.BadInput as e:  # not PAM's reply (PAM's bug or a stranger's)
                 fut.set_exception(PamError(f"undecodable reply: {e}"))
 
     async def publish(self, zone: str, body: bytes, *, message_id: str | None = None,
@@ -214,19 +217,32 @@ class PamClient:
 
 
 class EventStream:
-    """Decoded events with their routing keys; ``async for (key, event) in stream``."""
+    """Decoded events with their routing keys; ``async for (key, event) in stream``.
+
+    Anything on ``pam.events`` that is not a valid event (a stranger may publish there)
+    is dropped, logged with its reason and counted in ``rejected``: it never reaches
+    the consumer, nor stops the stream (pam_service.decoding)."""
 
     def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
         self.channel = channel
         self.queue = queue
         self.q: asyncio.Queue[tuple[str, m.AnyEvent]] = asyncio.Queue()
+        self.rejected = 0
 
     async def start(self) -> None:
         await self.queue.consume(self._on, no_ack=True)
 
     async def _on(self, msg: AbstractIncomingMessage) -> None:
-        with contextlib.suppress(Exception):
-            self.q.put_nowait((msg.routing_key or "", m.event_decoder.decode(msg.body)))
+        try:
+            ev = decoding.decode(m.event_decoder, msg.body, what="event")
+        except decoding.BadInput as e:
+            self.rejected += 1
+            if self.rejected <= 10 or self.rejected % 1000 == 0:  # a flood logs little
+                log.warning("invalid event dropped", extra={
+                    "routing_key": msg.routing_key, "reason": e.message,
+                    "rejected": self.rejected})
+            return
+        self.q.put_nowait((msg.routing_key or "", ev))
 
     async def next(self, timeout: float = 10.0) -> tuple[str, m.AnyEvent]:
         return await asyncio.wait_for(self.q.get(), timeout)

@@ -31,7 +31,6 @@ import collections
 import contextlib
 import functools
 import itertools
-import json
 import logging
 import random
 import time
@@ -54,10 +53,11 @@ from aiormq.exceptions import ChannelInvalidStateError
 from pamqp.commands import Basic
 from prometheus_client import Counter, Histogram
 
+from pam_service import decoding, topology
 from pam_service import messages as m
-from pam_service import topology
 from pam_service.amqp import Outgoing, enqueue_many, publish_many
 from pam_service.auth import Policy
+from pam_service.decoding import ApplyFailed, BadInput, Poison, decode_command, is_retryable
 from pam_service.dedup import CommittedIds
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Result, Zone
@@ -108,7 +108,7 @@ class Settings:
     policy: Policy = field(default_factory=Policy.development_default)
     batch_max: int = 256
     prefetch: int = 512
-    max_body: int = 64 * 1024
+    max_body: int = decoding.MAX_COMMAND_BODY
     dedup_ttl_s: int = 600
     #: After taking over a zone that another instance held, the zone counts as
     #: failing over for this long (ReleaseFromOutbound is ignored, P_POMAGT50).
@@ -140,30 +140,15 @@ class Settings:
     pool_factory: Any = field(default_factory=default_pool_factory)
 
 
-class BadMessage(Exception):
-    def __init__(self, code: m.RejectCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class CommandFailed(ApplyFailed):
+    """Applying this delivery's command raised (see ApplyFailed)."""
 
-
-def decode_command(body: bytes, max_body: int) -> m.Command:
-    """Decode one command body, or raise BadMessage with the code PROTOCOL.md names."""
-    if len(body) > max_body:
-        raise BadMessage("BadRequest", f"body of {len(body)} bytes exceeds {max_body}")
-    try:
-        return m.command_decoder.decode(body)
-    except msgspec.ValidationError as e:
-        try:
-            raw = json.loads(body)
-        except ValueError:
-            raw = None
-        if isinstance(raw, dict) and isinstance(raw.get("type"), str) and (
-                raw["type"] not in m.COMMAND_NAMES):
-            raise BadMessage("UnknownCommand", f"unknown command type {raw['type']!r}") from e
-        raise BadMessage("BadRequest", f"invalid command: {e}") from e
-    except msgspec.DecodeError as e:
-        raise BadMessage("BadRequest", f"body is not a JSON object: {e}") from e
+    def __init__(self, msg: AbstractIncomingMessage, error: Exception) -> None:
+        super().__init__("BadRequest", "PAM could not apply this command (an internal error, "
+                         f"{type(error).__name__}); it changed nothing and was dead-lettered "
+                         "to pam.dead for the operator")
+        self.msg = msg
+        self.error = error
 
 
 @dataclass
@@ -175,6 +160,8 @@ class Item:
     reject: m.Rejected | None = None
     #: Its ``expiration`` ran out between delivery and applying: dead-lettered, not applied.
     expired: bool = False
+    #: Applying it raised once (CommandFailed): rejected and dead-lettered, never retried.
+    failed: CommandFailed | None = None
 
 
 class ZoneWorker:
@@ -194,6 +181,9 @@ class ZoneWorker:
         #: broker expires commands in the queue, PAM those that wait in its prefetch
         #: (a batch retrying through a Redis outage holds the rest).
         self.deadlines: dict[int, float] = {}
+        #: id(delivery) -> the failure its command raised when applied: refused on the
+        #: batch's next try (ids are addresses: entries go when the batch commits).
+        self.failed: dict[int, CommandFailed] = {}
         #: Deliveries taken from the inbox for the next batch, whose ``message_id``s
         #: were looked up with the last commit (``looked``; None when not valid).
         self.pending: collections.deque[AbstractIncomingMessage] = collections.deque()
@@ -474,23 +464,36 @@ class ZoneWorker:
         """Retry a batch that could not be committed, holding its deliveries (a nack
         would count against the queue's delivery limit). Between tries the zone is
         dropped and reloaded; a random back-off lets a rival that fenced us work."""
-        for attempt in range(self.svc.settings.batch_retries):
+        attempt = 0
+        while attempt < self.svc.settings.batch_retries:
             try:
                 await self.process(msgs)
                 return
             except asyncio.CancelledError:
                 raise
+            except CommandFailed as e:
+                # The command's fault, not the batch's: memory may be half-changed, so
+                # reload the zone and apply the batch again without it (no back-off,
+                # no attempt used: each round takes one command out).
+                log.error("command failed to apply; rejected and dead-lettered", exc_info=e.error,
+                          extra={"zone": self.name, "message_id": e.msg.message_id,
+                                 "command": e.msg.body[:200].decode("utf-8", "replace")})
+                self.failed[id(e.msg)] = e
+                self.drop("a command failed to apply")
+                continue
             except (Fenced, Conflict) as e:
                 self.fenced += 1
                 self.drop(f"{type(e).__name__}: {e}")
-            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
-                log.error("redis unavailable; will retry", extra={
-                    "zone": self.name, "error": str(e), "attempt": attempt})
-                self.drop("redis unavailable")
-            except Exception:
-                log.exception("batch failed; will retry", extra={"zone": self.name})
-                self.drop("unexpected error")
+            except Exception as e:
+                if is_retryable(e):
+                    log.error("redis unavailable; will retry", extra={
+                        "zone": self.name, "error": str(e), "attempt": attempt})
+                    self.drop("redis unavailable")
+                else:  # a defect outside any one command: retried, then requeued
+                    log.exception("batch failed; will retry", extra={"zone": self.name})
+                    self.drop("unexpected error")
             await asyncio.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
+            attempt += 1
         log.error("batch still failing; requeued", extra={"zone": self.name})
         await self._requeue(msgs)
 
@@ -523,7 +526,7 @@ class ZoneWorker:
         channel = delivery_channel(live[-1])
         self.batch_size.observe(len(live))
         now = time.monotonic()
-        items = [self.svc.validate(Item(msg, now)) for msg in live]
+        items = [self.svc.validate(Item(msg, now), self.failed) for msg in live]
         if self.deadlines:
             self._expire(items, now)
         if not self.active or channel is not self.taken_on:
@@ -548,14 +551,17 @@ class ZoneWorker:
                 it.reply = old
                 counted(self.name, type(it.cmd).__name__, "duplicate").inc()
                 continue
-            reason = self.svc.settings.policy.check(it.msg.user_id, it.cmd)
-            if reason is not None:
-                res = Result(reply=m.Rejected(code="Unauthorized", message=reason))
-            else:
-                res = self.zone.handle(it.cmd, self.ctx())
+            try:
+                reason = self.svc.settings.policy.check(it.msg.user_id, it.cmd)
+                if reason is not None:
+                    res = Result(reply=m.Rejected(code="Unauthorized", message=reason))
+                else:
+                    res = self.zone.handle(it.cmd, self.ctx())
+                self._collect(batch, res, base_versions)
+                it.reply = _encode(res.reply)
+            except Exception as e:
+                raise CommandFailed(it.msg, e) from e
             self.applied += 1
-            self._collect(batch, res, base_versions)
-            it.reply = _encode(res.reply)
             if isinstance(res.reply, m.Rejected):
                 it.reject = res.reply
             in_batch[mid] = it.reply
@@ -585,6 +591,9 @@ class ZoneWorker:
         if self.deadlines:
             for it in items:
                 self.deadlines.pop(id(it.msg), None)
+        if self.failed:
+            for it in items:
+                self.failed.pop(id(it.msg), None)
         if self.after_commit is not None:
             await self.after_commit()
         # This batch's replies and events go on the wire now, in batch order; their
@@ -651,6 +660,10 @@ class ZoneWorker:
                 it.msg, f"Expired: not applied within its expiration ({it.msg.expiration} s)",
                 self.channel)
                 for it in items if it.expired]
+            dead += [self.svc.dead_letter(
+                it.msg, f"ApplyFailed: {type(it.failed.error).__name__}: {it.failed.error}",
+                self.channel)
+                for it in items if it.failed is not None]
             await asyncio.gather(*dead, confirmed)
             if previous is not None:
                 # a multiple-ack covers the earlier batches too: they go first
@@ -802,13 +815,16 @@ class PamService:
             await self._serve(w)
         log.info("consuming the other zones", extra={"zones": [w.name for w in workers]})
 
-    def validate(self, it: Item) -> Item:
+    def validate(self, it: Item, failed: dict[int, CommandFailed]) -> Item:
         msg = it.msg
         try:
             if not msg.message_id:
-                raise BadMessage("BadRequest", "the command has no message_id property")
+                raise BadInput("BadRequest", "the command has no message_id property")
+            if (f := failed.get(id(msg))) is not None:
+                it.failed = f
+                raise f
             it.cmd = decode_command(msg.body, self.settings.max_body)
-        except BadMessage as e:
+        except Poison as e:
             it.cmd = None
             it.reject = m.Rejected(code=e.code, message=e.message)
             it.reply = _encode(it.reject)
@@ -819,13 +835,7 @@ class PamService:
                           channel: AbstractChannel | None = None) -> None:
         assert self.topo is not None
         # the shared channel publishes dead letters: they are rare and carry no state
-        headers = dict(msg.headers or {})
-        headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
-        await self.topo.dlx.publish(
-            aio_pika.Message(msg.body, headers=headers, message_id=msg.message_id,
-                             content_type=msg.content_type,
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=msg.routing_key or "")
+        await topology.dead_letter(self.topo.dlx, msg, reason)
 
     async def stop(self) -> None:
         """Graceful: tell the desktops, stop consuming, finish what was delivered, flush

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 COMMANDS = "pam.commands"
 EVENTS = "pam.events"
@@ -71,3 +71,15 @@ async def declare_zone(channel: AbstractChannel, zone: str) -> AbstractQueue:
         })
     await queue.bind(COMMANDS, routing_key=zone)
     return queue
+
+
+async def dead_letter(dlx: AbstractExchange, msg: AbstractIncomingMessage, reason: str) -> None:
+    """Publish a delivery to ``pam.dead`` with why (header ``x-pam-reason``) and where it
+    came from (``x-pam-zone``, its routing key); the caller then acks it."""
+    headers = dict(msg.headers or {})
+    headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
+    await dlx.publish(
+        aio_pika.Message(msg.body, headers=headers, message_id=msg.message_id,
+                         content_type=msg.content_type,
+                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+        routing_key=msg.routing_key or "")

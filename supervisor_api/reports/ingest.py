@@ -31,8 +31,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from pam_service import decoding, topology
 from pam_service import messages as m
-from pam_service import topology
 from supervisor_api.reports.store import ReportStore
 
 log = logging.getLogger("pam.reports")
@@ -63,6 +63,9 @@ class ReportIngester:
         #: Deliveries taken, and events that were new to the store, since start().
         self.received = 0
         self.stored = 0
+        #: Deliveries that were not valid events, dead-lettered with the reason.
+        self.rejected = 0
+        self.topo: topology.Topology | None = None
         self.conn: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None
         self.queue: AbstractQueue | None = None
@@ -77,7 +80,7 @@ class ReportIngester:
             self.amqp_url, client_properties={"connection_name": "pam-reports"})
         self.channel = await self.conn.channel()
         await self.channel.set_qos(prefetch_count=self.prefetch)
-        topo = await topology.declare(self.channel)
+        topo = self.topo = await topology.declare(self.channel)
         self.queue = await self.channel.declare_queue(
             self.queue_name, durable=True,
             arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": topology.DLX})
@@ -87,6 +90,14 @@ class ReportIngester:
         self._task = asyncio.create_task(self._run(), name="reports-ingest")
         self._tag = await self.queue.consume(self._inbox.put, no_ack=False)
         log.info("ingesting", extra={"queue": self.queue_name})
+
+    async def _dead_letter(self, msg: AbstractIncomingMessage, reason: str) -> None:
+        assert self.topo is not None
+        try:
+            await topology.dead_letter(self.topo.dlx, msg, reason)
+            await msg.ack()
+        except Exception as e:  # the channel died: redelivered, and dead-lettered then
+            log.warning("dead letter failed; redelivered later", extra={"error": repr(e)})
 
     async def stop(self) -> None:
         """Stop consuming, finish the batch in hand, close. Unacknowledged deliveries go
@@ -146,12 +157,12 @@ class ReportIngester:
         for msg in batch:
             self.received += 1
             try:
-                ev = m.event_decoder.decode(msg.body)
-            except Exception as e:  # poison: to pam.dead, with the reason in the log
-                log.error("undecodable event dead-lettered",
-                          extra={"routing_key": msg.routing_key, "error": str(e)})
-                with contextlib.suppress(Exception):
-                    await msg.reject(requeue=False)
+                ev = decoding.decode(m.event_decoder, msg.body, what="event")
+            except decoding.Poison as e:  # to pam.dead with the reason; never retried
+                self.rejected += 1
+                log.error("invalid event dead-lettered",
+                          extra={"routing_key": msg.routing_key, "reason": e.message})
+                await self._dead_letter(msg, f"{e.code}: {e.message}")
                 continue
             received = msg.timestamp or now
             if received.tzinfo is None:
