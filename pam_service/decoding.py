@@ -16,6 +16,7 @@ The two kinds of failure, which decide a delivery's fate (docs/security.md):
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, TypeVar
 
@@ -82,19 +83,27 @@ _PAIR = re.compile(rb"\[\]|\{\}")
 def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
     """Whether the body nests arrays and objects deeper than ``limit``, or has brackets
     that do not pair up (invalid JSON either way). Linear in the body, in C: strings are
-    blanked, everything but brackets dropped, then each round removes the innermost
-    pairs; a body still holding brackets after ``limit`` rounds is too deep."""
+    blanked and everything but brackets dropped; then each round removes the innermost
+    pairs (one level), and a run of openers longer than the levels left to spare proves
+    the body too deep (a deep body is found in the first round)."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False  # the common case: too few brackets to nest that deep
     s = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    for _ in range(limit):
+    for spare in range(limit, 0, -1):
         if not s:
             return False
+        if _openers(spare + 1).search(s):
+            return True
         shorter = _PAIR.sub(b"", s)  # one pass: exactly the innermost level goes
         if len(shorter) == len(s):
             return True  # unbalanced: nothing pairs up any more
         s = shorter
     return bool(s)
+
+
+@functools.cache
+def _openers(n: int) -> re.Pattern[bytes]:
+    return re.compile(rb"[\[{]{%d}" % n)
 
 
 def check_body(body: bytes, max_body: int, max_depth: int = MAX_DEPTH) -> None:

@@ -1,8 +1,10 @@
-"""One valid example of every command: shown in the generated JSON Schema and
-AsyncAPI documents, and the seeds that the hostile-input tests mutate."""
+"""One valid example of every command, and hostile mutations of them: the seeds of the
+hostile-input tests and of bench/hostile.py."""
 
 from __future__ import annotations
 
+import json
+import random
 from datetime import UTC, datetime
 
 from pam_service import messages as m
@@ -63,3 +65,37 @@ COMMAND_EXAMPLES: tuple[m.Command, ...] = (
 def example(name: str) -> m.Command:
     """The example of the command type called ``name``."""
     return next(c for c in COMMAND_EXAMPLES if type(c).__name__ == name)
+
+
+def hostile_bodies(rng: random.Random, n: int) -> list[bytes]:
+    """Seeded hostile input: mutated examples, deep nests, bad UTF-8, junk bytes."""
+    seeds = [m.encoder.encode(c) for c in COMMAND_EXAMPLES]
+    out: list[bytes] = []
+    while len(out) < n:
+        b = rng.choice(seeds)
+        kind = rng.randrange(7)
+        if kind == 0:
+            d = rng.randrange(33, 3000)
+            b = b[:-1] + b',"x":' + b"[" * d + b"]" * d + b"}"
+        elif kind == 1:
+            b = b.replace(b'":"', b'":"' + rng.choice([b"\xff", b"\xc3(", b"\xed\xa0\x80"]), 1)
+        elif kind == 2:
+            i = rng.randrange(len(b))
+            b = b[:i] + bytes([rng.randrange(256)]) + b[i + 1:]
+        elif kind == 3:
+            b = b[:rng.randrange(len(b))]
+        elif kind == 4:
+            b = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        elif kind == 5:  # a required field dropped
+            raw = json.loads(b)
+            keys = [k for k in raw if k != "type"]
+            if keys:
+                del raw[rng.choice(keys)]
+            b = json.dumps(raw).encode()
+        else:
+            b = b.replace(b'"type":"', b'"type":"X', 1)
+        try:
+            m.command_decoder.decode(b)
+        except Exception:  # only what the plain decoder refuses (or chokes on) counts
+            out.append(b)
+    return out

@@ -64,6 +64,7 @@ from pam_service.domain.zone import Pool, Result, Zone
 from pam_service.pool import default_pool_factory
 from pam_service.store import (
     Batch,
+    Committed,
     Conflict,
     Fenced,
     ZoneStore,
@@ -578,16 +579,20 @@ class ZoneWorker:
                     "result": res.reply.code if isinstance(res.reply, m.Rejected)
                     else "Accepted"})
         self._final_records(batch, base_versions)
-        # The next batch's message_ids are looked up in this commit's round trip.
-        batch_max = self.svc.settings.batch_max
-        while len(self.pending) < batch_max and not self.inbox.empty():
-            self.pending.append(self.inbox.get_nowait())
-        look = [msg.message_id for msg in itertools.islice(self.pending, batch_max)
-                if msg.message_id and self._may_be_seen(msg)]
-        for mid, _ in batch.dedup:
-            self.committed_ids.add(mid)
-        committed, seen = await self.store.commit_and_look(self.token, batch, look)
-        self.looked = dict(zip(look, seen, strict=True))
+        if batch.dedup or batch.events or batch.agents or batch.jobs or batch.calls:
+            # The next batch's message_ids are looked up in this commit's round trip.
+            batch_max = self.svc.settings.batch_max
+            while len(self.pending) < batch_max and not self.inbox.empty():
+                self.pending.append(self.inbox.get_nowait())
+            look = [msg.message_id for msg in itertools.islice(self.pending, batch_max)
+                    if msg.message_id and self._may_be_seen(msg)]
+            for mid, _ in batch.dedup:
+                self.committed_ids.add(mid)
+            committed, seen = await self.store.commit_and_look(self.token, batch, look)
+            self.looked = dict(zip(look, seen, strict=True))
+        else:  # nothing applied (bad input, repeats, expired): no Redis round trip
+            self.trim = batch.trim + self.trim
+            committed = Committed(entries=[])
         if self.deadlines:
             for it in items:
                 self.deadlines.pop(id(it.msg), None)
@@ -600,6 +605,9 @@ class ZoneWorker:
         # confirms come back while the next batch is read and applied.
         replies = [reply_out(it.msg, it.reply) for it in items
                    if it.msg.reply_to and it.reply is not None]
+        # dead letters ride in the same write: no publish of their own to wait for
+        replies += [topology.dead_letter_out(it.msg, why) for it in items
+                    if (why := dead_reason(it)) is not None]
         try:
             confirmed = await self._enqueue(batch, committed, replies)
         except Exception as e:  # the channel died: the broker redelivers, dedup answers
@@ -652,19 +660,7 @@ class ZoneWorker:
     async def _finish(self, items: list[Item], confirmed: Awaitable[None],
                       previous: asyncio.Task[None] | None) -> None:
         try:
-            dead = [self.svc.dead_letter(it.msg, f"{it.reject.code}: {it.reject.message}",
-                                         self.channel)
-                    for it in items if not it.msg.reply_to and it.reject is not None
-                    and it.reject.code not in ("NoAgentAvailable", "Ignored")]
-            dead += [self.svc.dead_letter(
-                it.msg, f"Expired: not applied within its expiration ({it.msg.expiration} s)",
-                self.channel)
-                for it in items if it.expired]
-            dead += [self.svc.dead_letter(
-                it.msg, f"ApplyFailed: {type(it.failed.error).__name__}: {it.failed.error}",
-                self.channel)
-                for it in items if it.failed is not None]
-            await asyncio.gather(*dead, confirmed)
+            await confirmed
             if previous is not None:
                 # a multiple-ack covers the earlier batches too: they go first
                 with contextlib.suppress(Exception):
@@ -697,6 +693,19 @@ class ZoneWorker:
             batch.jobs.append((j.job_id, _agent_enc.encode(j)))
         for cid, owner in res.calls.items():
             batch.calls.append((cid, owner or ""))
+
+
+def dead_reason(it: Item) -> str | None:
+    """Why a delivery goes to ``pam.dead`` (with that reason), or None: a command that
+    expired or failed to apply, and a rejected one nobody would hear of otherwise."""
+    if it.expired:
+        return f"Expired: not applied within its expiration ({it.msg.expiration} s)"
+    if it.failed is not None:
+        return f"ApplyFailed: {type(it.failed.error).__name__}: {it.failed.error}"
+    if (not it.msg.reply_to and it.reject is not None
+            and it.reject.code not in ("NoAgentAvailable", "Ignored")):
+        return f"{it.reject.code}: {it.reject.message}"
+    return None
 
 
 async def _raise(e: Exception) -> None:
@@ -830,12 +839,6 @@ class PamService:
             it.reply = _encode(it.reject)
             counted("-", "invalid", e.code).inc()
         return it
-
-    async def dead_letter(self, msg: AbstractIncomingMessage, reason: str,
-                          channel: AbstractChannel | None = None) -> None:
-        assert self.topo is not None
-        # the shared channel publishes dead letters: they are rare and carry no state
-        await topology.dead_letter(self.topo.dlx, msg, reason)
 
     async def stop(self) -> None:
         """Graceful: tell the desktops, stop consuming, finish what was delivered, flush

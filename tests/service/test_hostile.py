@@ -16,7 +16,7 @@ import pytest
 from aio_pika.abc import AbstractQueue
 
 from pam_service import messages as m
-from pam_service.examples import COMMAND_EXAMPLES, example
+from pam_service.examples import example, hostile_bodies
 from pam_service.messages import Agent, JobTask
 from pam_service.pool import RustPool
 from tests.service.conftest import Pam
@@ -134,40 +134,6 @@ async def test_a_command_that_fails_to_apply_is_rejected_dead_lettered_and_not_r
             if b'"boom"' in msg.body:
                 assert "ApplyFailed: RuntimeError" in str((msg.headers or {})["x-pam-reason"])
                 break
-
-
-def hostile_bodies(rng: random.Random, n: int) -> list[bytes]:
-    """Seeded hostile input: mutated examples, deep nests, bad UTF-8, junk bytes."""
-    seeds = [m.encoder.encode(c) for c in COMMAND_EXAMPLES]
-    out: list[bytes] = []
-    while len(out) < n:
-        b = rng.choice(seeds)
-        kind = rng.randrange(7)
-        if kind == 0:
-            d = rng.randrange(33, 3000)
-            b = b[:-1] + b',"x":' + b"[" * d + b"]" * d + b"}"
-        elif kind == 1:
-            b = b.replace(b'":"', b'":"' + rng.choice([b"\xff", b"\xc3(", b"\xed\xa0\x80"]), 1)
-        elif kind == 2:
-            i = rng.randrange(len(b))
-            b = b[:i] + bytes([rng.randrange(256)]) + b[i + 1:]
-        elif kind == 3:
-            b = b[:rng.randrange(len(b))]
-        elif kind == 4:
-            b = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
-        elif kind == 5:  # a required field dropped
-            raw = json.loads(b)
-            keys = [k for k in raw if k != "type"]
-            if keys:
-                del raw[rng.choice(keys)]
-            b = json.dumps(raw).encode()
-        else:
-            b = b.replace(b'"type":"', b'"type":"X', 1)
-        try:
-            m.command_decoder.decode(b)
-        except Exception:
-            out.append(b)
-    return out
 
 
 async def test_hostile_storm_each_answered_once_zone_unchanged_and_answering(pam: Pam) -> None:
