@@ -23,6 +23,9 @@ NonEmpty = Annotated[str, Meta(min_length=1, max_length=128)]
 Level = Annotated[int, Meta(ge=0, le=100)]
 Count = Annotated[int, Meta(ge=0, le=1_000_000)]
 ReasonCode = Annotated[int, Meta(ge=0, le=9999)]
+#: A point in time from a client: ISO 8601 with its UTC offset (a bare local time is
+#: ambiguous, and could not be compared with PAM's clock).
+Instant = Annotated[datetime, Meta(tz=True)]
 
 CampaignType = Literal["progressive", "predictive", "preview", "cruise_control"]
 DialOutcome = Literal["answered", "no_answer", "busy", "failed"]
@@ -145,7 +148,7 @@ class ExtendWrapup(AgentCommand, frozen=True):
 
 class CreateCallback(AgentCommand, frozen=True):
     session_id: NonEmpty
-    due_time: datetime
+    due_time: Instant
     target_agent_id: NonEmpty | None = None
 
 
@@ -237,7 +240,7 @@ class CallbackDue(Command, frozen=True):
     job_id: NonEmpty
     callback_id: NonEmpty
     agent_id: NonEmpty | None = None
-    due_time: datetime | None = None
+    due_time: Instant | None = None
     customer: dict[str, Any] = {}
 
 

@@ -176,3 +176,11 @@ def test_output_limits_carry_customer_data_at_the_deepest_a_command_may_send() -
     body = m.encoder.encode(reply)
     assert decoding.too_deep(body)  # deeper than a command may be...
     assert decoding.decode(m.reply_decoder, body) == reply  # ...but within PAM's output
+
+
+@pytest.mark.parametrize("cmd", ["CreateCallback", "CallbackDue"])
+def test_a_time_without_its_utc_offset_is_bad_request(cmd: str) -> None:
+    raw = msgspec.to_builtins(example(cmd))
+    raw["due_time"] = "2026-12-04T15:30:00"
+    with pytest.raises(decoding.BadInput, match="due_time"):
+        decoding.decode_command(json.dumps(raw).encode())
