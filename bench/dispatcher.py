@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dispatcher_rs
-from tests.dispatcher import reference
+from dispatcher_rs import reference
 
 AGENTS = 100_000
 JOBS = 1_000

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import dispatcher_rs
 from pam_service import messages as m
 from pam_service.domain.states import AgentState, CallState, JobState
 from pam_service.domain.zone import Zone
@@ -60,7 +61,7 @@ async def main() -> int:
         await pipe.execute()
         best: dict[str, float] = {}
         for _ in range(args.repeat):
-            zone = Zone("z1", RustPool())
+            zone = Zone("z1", RustPool(), dispatcher_rs.Allocator)
             with gc_paused():  # as ZoneWorker.takeover does
                 t0 = time.perf_counter()
                 agents, jobs_loaded, calls = await store.load()

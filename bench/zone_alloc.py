@@ -41,11 +41,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import dispatcher_rs
+from dispatcher_rs import reference
 from pam_service import messages as m
 from pam_service.domain import machine as sm
 from pam_service.domain.states import AgentState, CallState, JobState
 from pam_service.domain.zone import FREE_JOB_STATES, Result, Zone
-from tests.dispatcher import reference
 
 A, C, J = AgentState, CallState, JobState
 SKILLS = [f"s{i}" for i in range(6)]
@@ -265,16 +266,16 @@ def main() -> None:
     rng = random.Random(args.seed)
     agents, jobs, skills = make_world(rng, args.agents, args.jobs)
     cmds = make_commands(rng, args.cycles, jobs, skills)
-    start = Timed("z1")
+    start = Timed("z1", None, dispatcher_rs.Allocator)
     world_ms = run(start, agents, jobs, [])["first_command_ms"]  # allocates the world
     if not args.from_scratch:
         agents, jobs = list(start.agents.values()), list(start.jobs.values())
-    before = run(LegacyZone("z1"), agents, jobs, cmds)
-    after = run(Timed("z1"), agents, jobs, cmds)
+    before = run(LegacyZone("z1", None, dispatcher_rs.Allocator), agents, jobs, cmds)
+    after = run(Timed("z1", None, dispatcher_rs.Allocator), agents, jobs, cmds)
     ref_cmds = make_commands(random.Random(args.seed + 1), args.reference_cycles, jobs, skills)
-    rust_sample = Timed("z1")
+    rust_sample = Timed("z1", None, dispatcher_rs.Allocator)
     run(rust_sample, agents, jobs, ref_cmds)
-    ref_zone = Timed("z1", allocator=reference.Allocator)
+    ref_zone = Timed("z1", None, reference.Allocator)
     ref = run(ref_zone, agents, jobs, ref_cmds)
     ref["records_equal_to_rust"] = (ref_zone.agents == rust_sample.agents
                                     and ref_zone.jobs == rust_sample.jobs)

@@ -30,7 +30,8 @@ from pam_service import runloop, topology
 from pam_service.auth import Policy
 from pam_service.client import amqp_url_problem, connect_problem, redact
 from pam_service.logs import setup
-from pam_service.service import AgentsByState, PamService, Settings
+from pam_service.metrics import AgentsByState
+from pam_service.service import PamService, Settings
 from pam_service.store import connect_redis
 
 log = logging.getLogger("pam.service")
@@ -214,7 +215,7 @@ async def run(args: argparse.Namespace) -> int:
             await svc.redis.aclose()
             return fail(f"cannot serve metrics on 127.0.0.1:{args.metrics_port}: {e}; "
                         f"choose another --metrics-port")
-        REGISTRY.register(AgentsByState(svc))
+        REGISTRY.register(AgentsByState(svc.workers))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

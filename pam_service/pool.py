@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import dispatcher_rs
-from pam_service.domain.zone import Pool
+from pam_service.domain.zone import Allocator, Pool
 from pam_service.messages import Agent, JobTask, Skill
 
 # State codes: the index of each wire name in the crate's tables (cheaper over FFI).
@@ -68,3 +68,7 @@ class RustPool:
 
 def default_pool_factory() -> Callable[[], Pool]:
     return RustPool
+
+
+def default_allocator_factory() -> Callable[[], Allocator]:
+    return dispatcher_rs.Allocator

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
-from pamqp.commands import Basic
-
-from pam_service.amqp import Outgoing
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 COMMANDS = "pam.commands"
 EVENTS = "pam.events"
@@ -75,28 +71,3 @@ async def declare_zone(channel: AbstractChannel, zone: str) -> AbstractQueue:
         })
     await queue.bind(COMMANDS, routing_key=zone)
     return queue
-
-
-def dead_letter_headers(msg: AbstractIncomingMessage, reason: str) -> dict[str, Any]:
-    """A dead letter's headers: the delivery's own, why (``x-pam-reason``) and where it
-    came from (``x-pam-zone``, its routing key)."""
-    headers = dict(msg.headers or {})
-    headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
-    return headers
-
-
-def dead_letter_out(msg: AbstractIncomingMessage, reason: str) -> Outgoing:
-    """A dead letter for ``pam.dlx``, to go out in a batch's one write (pam_service.amqp)."""
-    return (DLX, msg.routing_key or "", Basic.Properties(
-        headers=dead_letter_headers(msg, reason), message_id=msg.message_id,
-        content_type=msg.content_type, delivery_mode=2), msg.body)
-
-
-async def dead_letter(dlx: AbstractExchange, msg: AbstractIncomingMessage, reason: str) -> None:
-    """Publish one delivery to ``pam.dead`` with :func:`dead_letter_headers`; the caller
-    then acks it."""
-    await dlx.publish(
-        aio_pika.Message(msg.body, headers=dead_letter_headers(msg, reason),
-                         message_id=msg.message_id, content_type=msg.content_type,
-                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key=msg.routing_key or "")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 
-import dispatcher_rs
 from pam_service import messages as m
 from pam_service.domain import machine as sm
 from pam_service.domain.states import AgentState, CallState, JobState
@@ -51,8 +51,9 @@ class Pool(Protocol):
 
 
 class Allocator(Protocol):
-    """Allocation: ``dispatcher_rs.Allocator`` (the reference in tests/dispatcher has
-    the same API). See docs/dispatcher.md for the rules."""
+    """Allocation, given to the zone by its owner: ``dispatcher_rs.Allocator`` in the
+    service (pam_service.pool); ``dispatcher_rs.reference.Allocator`` has the same API.
+    See docs/dispatcher.md for the rules."""
 
     def upsert_agent(self, agent_id: str, skills: dict[str, int], idle: bool,
                      job_task: str | None = None) -> None: ...
@@ -166,17 +167,16 @@ def rejected(code: m.RejectCode, message: str) -> Result:
 class Zone:
     """The in-memory state of one zone, authoritative while this instance is active."""
 
-    def __init__(self, name: str, pool: Pool | None = None,
-                 allocator: Callable[[], Allocator] | None = None) -> None:
+    def __init__(self, name: str, pool: Pool | None, allocator: Callable[[], Allocator]
+                 ) -> None:
         self.name = name
         self.agents: dict[str, Agent] = {}
         self.jobs: dict[str, JobTask] = {}
         self.calls: dict[str, str] = {}
         self.pool: Pool = pool if pool is not None else PyPool()
-        #: Allocation is the dispatcher's: ``dispatcher_rs.Allocator``, kept in step with
-        #: every agent and job-task change (job-task name: the job id, unique in a zone).
-        self.new_allocator: Callable[[], Allocator] = (
-            allocator if allocator is not None else dispatcher_rs.Allocator)
+        #: Allocation (the dispatcher's, given by the owner), kept in step with every
+        #: agent and job-task change (job-task name: the job id, unique in a zone).
+        self.new_allocator = allocator
         self.allocator: Allocator = self.new_allocator()
         #: Running job-tasks as last given to the allocator: (skills, min, max, priority, lic).
         self.alloc_jobs: dict[str, tuple[tuple[str, ...], int, int, int, int]] = {}
@@ -280,6 +280,37 @@ class Zone:
             else:
                 self.calls[cid] = owner
         res.events.extend(events)
+
+    # ---- queries -----------------------------------------------------------
+    def state_counts(self) -> dict[tuple[str, str], int]:
+        """Logged-in agents by (sub-state kind, state name), for the metrics."""
+        counts: dict[tuple[str, str], int] = {}
+        for a in list(self.agents.values()):
+            if a.agent_state is A.LOGOUT:
+                continue
+            for kind, st in (("agent_state", a.agent_state), ("call_state", a.call_state),
+                             ("job_state", a.job_state)):
+                counts[(kind, st.value)] = counts.get((kind, st.value), 0) + 1
+        return counts
+
+    def logged_in(self) -> list[str]:
+        """The agents not logged out."""
+        return [a.agent_id for a in self.agents.values() if a.agent_state is not A.LOGOUT]
+
+    def in_doubt(self, changed: Iterable[str]) -> list[str]:
+        """Of the agents whose last change may not have reached their desktop (a
+        takeover's unconfirmed outbox), those to mark Unknown: logged in, not Unknown."""
+        return sorted(aid for aid in changed if (a := self.agents.get(aid)) is not None
+                      and a.agent_state not in (A.LOGOUT, A.UNKNOWN))
+
+    def unknown_since(self) -> list[datetime]:
+        """Since when each Unknown agent has been Unknown."""
+        return [a.since for a in self.agents.values() if a.agent_state is A.UNKNOWN]
+
+    def stale_unknown(self, cutoff: datetime) -> list[str]:
+        """Agents Unknown since ``cutoff`` or before (their desktop never resynced)."""
+        return sorted(a.agent_id for a in self.agents.values()
+                      if a.agent_state is A.UNKNOWN and a.since <= cutoff)
 
     def handle(self, cmd: m.Command, ctx: sm.Context) -> Result:
         """Apply one wire command; mutate memory; return what to commit and announce."""

@@ -31,7 +31,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from pam_service import decoding, topology
+from pam_service import decoding, fate, topology
 from pam_service import messages as m
 from supervisor_api.reports.store import ReportStore
 
@@ -39,7 +39,7 @@ log = logging.getLogger("pam.reports")
 
 DEFAULT_QUEUE = "pam.reports"
 #: Agent state changes (``agent.<zone>.<agent>.state``) and every job event.
-BINDINGS = ("agent.#.state", "job.#")
+BINDINGS = (m.ROUTES["state"].pattern(), m.ROUTES["job"].pattern())
 
 
 class ReportIngester:
@@ -94,7 +94,7 @@ class ReportIngester:
     async def _dead_letter(self, msg: AbstractIncomingMessage, reason: str) -> None:
         assert self.topo is not None
         try:
-            await topology.dead_letter(self.topo.dlx, msg, reason)
+            await fate.dead_letter(self.topo.dlx, msg, reason)
             await msg.ack()
         except Exception as e:  # the channel died: redelivered, and dead-lettered then
             log.warning("dead letter failed; redelivered later", extra={"error": repr(e)})
@@ -158,7 +158,7 @@ class ReportIngester:
             self.received += 1
             try:
                 ev = decoding.decode(m.event_decoder, msg.body, what="event")
-            except decoding.Poison as e:  # to pam.dead with the reason; never retried
+            except decoding.Poison as e:  # the event's fault: dead-lettered, never retried
                 self.rejected += 1
                 log.error("invalid event dead-lettered",
                           extra={"routing_key": msg.routing_key, "reason": e.message})

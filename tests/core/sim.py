@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dispatcher_rs
 from pam_service import messages as m
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Result, Zone
@@ -16,7 +17,7 @@ CODES = ["Sale", "NoSale", "CallBackLater"]
 class Sim:
     def __init__(self, zone: str = "z1", pool: Any = None, allocator: Any = None,
                  **ctx: Any) -> None:
-        self.zone = Zone(zone, pool, allocator)
+        self.zone = Zone(zone, pool, allocator or dispatcher_rs.Allocator)
         self.now = T0
         self.ctx_kw = ctx
         self.log: list[tuple[m.Command, Result]] = []

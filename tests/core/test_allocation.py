@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import invariant
 
 import dispatcher_rs
+from dispatcher_rs import reference
 from pam_service import messages as m
 from pam_service.domain.zone import Zone
 from tests.core.sim import Sim
 from tests.core.test_hypothesis import AgentMachine
-from tests.dispatcher import reference
 
 
 class Spy:
@@ -189,7 +189,7 @@ def test_takeover_rebuilds_the_allocator_from_the_records() -> None:
         s.login(a)
         s.ok(m.Ready(agent_id=a))
     spy = Spy()
-    twin = Zone("z1", allocator=lambda: spy)
+    twin = Zone("z1", None, allocator=lambda: spy)
     twin.load(s.zone.agents.values(), s.zone.jobs.values(), s.zone.calls)
     assert [name for name, _ in spy.calls] == ["upsert_job", "upsert_agents"]
     assert spy.job_agents("J") == 2 and spy.agent_job("C") is None

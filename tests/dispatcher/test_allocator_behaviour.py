@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 import dispatcher_rs
-from tests.dispatcher import reference
+from dispatcher_rs import reference
 
 
 @pytest.fixture(params=["rust", "reference"])

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import dispatcher_rs
-from tests.dispatcher import reference
+from dispatcher_rs import reference
 
 AGENTS = [f"a{i}" for i in range(8)]
 JOBS = ["j0", "j1", "j2"]  # the pool defines all but the last up front

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import dispatcher_rs
-from tests.dispatcher import reference
+from dispatcher_rs import reference
 
 READY = ("Ready", "Idle", "JobAttached")
 

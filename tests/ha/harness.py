@@ -48,13 +48,14 @@ import msgspec
 import redis as redis_sync
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+import dispatcher_rs
 from pam_service import messages as m
 from pam_service import topology
+from pam_service.batch import scope_of
 from pam_service.client import PamClient, ReplyTimeout
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Zone
 from pam_service.pool import RustPool
-from pam_service.service import scope_of
 
 ROOT = Path(__file__).resolve().parents[2]
 AMQP_HOST = "127.0.0.1"
@@ -872,7 +873,7 @@ def check(ops: Iterable[Op], rows: list[tuple[str, bytes]], state: ZoneState,
 
     # -- the model: the accepted commands replayed through the pure zone
     # the same pool PAM runs (the Rust dispatcher: ties within a millisecond go by id)
-    model = Zone(zone, RustPool())
+    model = Zone(zone, RustPool(), dispatcher_rs.Allocator)
     now: datetime | None = None
     job_ops = [o for o in ops if isinstance(o.cmd, m.JobStarted) and o.reply is not None]
     for o in job_ops:

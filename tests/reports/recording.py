@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import dispatcher_rs
 from pam_service import messages as m
+from pam_service.batch import scope_of
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import PyPool, Zone
-from pam_service.service import scope_of
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
@@ -25,7 +26,7 @@ def t(hms: str, day: datetime = DAY) -> datetime:
 
 class Recorder:
     def __init__(self, zone: str = "z1") -> None:
-        self.zone = Zone(zone, PyPool())
+        self.zone = Zone(zone, PyPool(), dispatcher_rs.Allocator)
         self.seq: dict[str, int] = {}
         self.events: list[tuple[m.AnyEvent, datetime]] = []
 

@@ -201,7 +201,8 @@ async def test_a_batch_holding_one_message_id_twice_is_checked_once_per_delivery
     from aio_pika.abc import AbstractIncomingMessage
     from prometheus_client import REGISTRY
 
-    from pam_service.service import Item, PamService, Settings
+    from pam_service.batch import Item
+    from pam_service.service import PamService, Settings
 
     svc = PamService(Settings(zones=["zdup"], key_prefix=f"pamtest-{uuid.uuid4().hex[:10]}"))
     w = svc.workers["zdup"]
