@@ -6,8 +6,8 @@
 Starts one ``pam-service`` process on a private vhost and Redis key prefix, logs in a
 few agents, then sends the hostile messages (mutated command examples, nesting up to
 3,000 deep, invalid UTF-8, junk bytes, required fields left out, unknown types), half
-with ``reply_to`` and half without (``--reply-share``), while a prober sends a valid ``GetAgentStatus``
-every 20 ms. Prints one JSON object:
+with ``reply_to`` and half without (``--reply-share``), while a prober sends a valid
+``GetAgentStatus`` every 20 ms. Prints one JSON object:
 
 - ``alive``: the PAM process still runs at the end;
 - ``answered_once`` / ``answered_twice`` / ``unanswered``: replies per hostile message

@@ -88,7 +88,7 @@ class BlenderApp:
         self.client = client = await PamClient.connect(self.amqp_url)
         try:
             # subscribe first: a change between GetZoneStatus and here cannot be lost
-            patterns = [p for z in self.zones for p in (f"agent.{z}.*.state", f"job.{z}.*")]
+            patterns = [m.ROUTES[r].pattern(z) for z in self.zones for r in ("state", "job")]
             self._events = await client.subscribe(patterns)
             self._tasks.append(asyncio.create_task(self._events_loop(), name="blender-events"))
             for zone in self.zones:

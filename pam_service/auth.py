@@ -25,21 +25,10 @@ from pam_service import messages as m
 Role = Literal["agent", "supervisor", "blender", "dialer", "admin"]
 ROLES: tuple[Role, ...] = ("agent", "supervisor", "blender", "dialer", "admin")
 
-DESKTOP = frozenset({
-    "Login", "Ready", "NotReady", "Logout", "PendingLogout", "PreviewDial", "PreviewCancel",
-    "Redial", "HoldCall", "UnholdCall", "Consult", "CancelConsult", "RejectConsult", "Transfer",
-    "Conference", "EndConference", "ChangeConferenceOwner", "WrapupContact", "ExtendWrapup",
-    "CreateCallback", "SaveAgentForHA", "GetAgentStatus", "ListCallbackAgents"})
-SUPERVISOR = frozenset({"ReleaseFromOutbound", "MoveAgentToJob", "GetZoneStatus",
-                        "GetAgentStatus", "ListCallbackAgents"})
-BLENDER = frozenset({"BlendToInbound", "BlendToOutbound", "GetZoneStatus", "GetAgentStatus"})
-DIALER = frozenset({"JobStarted", "JobPaused", "JobResumed", "JobEnded", "CustomerConnected",
-                    "PreviewContactReady", "CallbackDue", "DialResult", "CustomerDisconnected",
-                    "NailingEstablished", "NailingDropped", "GetZoneStatus"})
+#: Each role's commands, from the commands' own ``senders`` (pam_service.messages).
 ALLOWED: dict[Role, frozenset[str]] = {
-    "agent": DESKTOP, "supervisor": SUPERVISOR, "blender": BLENDER, "dialer": DIALER,
-    "admin": m.COMMAND_NAMES,
-}
+    role: frozenset(t.__name__ for t in m.COMMAND_TYPES if role in t.senders)
+    for role in ROLES if role != "admin"} | {"admin": m.COMMAND_NAMES}
 
 
 @dataclass(frozen=True)

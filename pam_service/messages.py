@@ -9,8 +9,9 @@ without it fails decoding, which the service answers with ``Rejected/BadRequest`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -50,6 +51,20 @@ class Skill(Struct, frozen=True, gc=False):
 class Command(Struct, frozen=True, tag_field="type", tag=True):
     """Base of every command."""
 
+    #: The roles that may send it (pam_service.auth; ``admin`` may send everything).
+    senders: ClassVar[frozenset[str]] = frozenset()
+
+
+C = TypeVar("C", bound=type[Command])
+
+
+def sent_by(*roles: str) -> Callable[[C], C]:
+    """Declare who may send a command, beside its fields."""
+    def mark(cls: C) -> C:
+        cls.senders = frozenset(roles)
+        return cls
+    return mark
+
 
 class AgentCommand(Command, frozen=True):
     """A command about one agent."""
@@ -60,6 +75,7 @@ class AgentCommand(Command, frozen=True):
 # Desktop ------------------------------------------------------------------
 
 
+@sent_by("agent")
 class Login(AgentCommand, frozen=True):
     zone: NonEmpty
     extension: NonEmpty
@@ -69,97 +85,119 @@ class Login(AgentCommand, frozen=True):
     agent_name: str | None = None
 
 
+@sent_by("agent")
 class Ready(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class NotReady(AgentCommand, frozen=True):
     reason_code: ReasonCode
     reason: str | None = None
     walkaway: bool = False
 
 
+@sent_by("agent")
 class Logout(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class PendingLogout(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class PreviewDial(AgentCommand, frozen=True):
     session_id: NonEmpty
 
 
+@sent_by("agent")
 class PreviewCancel(AgentCommand, frozen=True):
     session_id: NonEmpty
 
 
+@sent_by("agent")
 class Redial(AgentCommand, frozen=True):
     session_id: NonEmpty
 
 
+@sent_by("agent")
 class HoldCall(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class UnholdCall(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class Consult(AgentCommand, frozen=True):
     target_agent_id: NonEmpty | None = None
     target_number: NonEmpty | None = None
 
 
+@sent_by("agent")
 class CancelConsult(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class RejectConsult(AgentCommand, frozen=True):
     #: Which pending consult to reject; the oldest when absent.
     from_agent_id: NonEmpty | None = None
 
 
+@sent_by("agent")
 class Transfer(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class Conference(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class EndConference(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class ChangeConferenceOwner(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class WrapupContact(AgentCommand, frozen=True):
     session_id: NonEmpty
     completion_code: NonEmpty | None = None
 
 
+@sent_by("agent")
 class ExtendWrapup(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent")
 class CreateCallback(AgentCommand, frozen=True):
     session_id: NonEmpty
     due_time: Instant
     target_agent_id: NonEmpty | None = None
 
 
+@sent_by("agent")
 class SaveAgentForHA(AgentCommand, frozen=True):
     data: dict[str, Any] = {}
 
 
+@sent_by("agent", "supervisor", "blender")
 class GetAgentStatus(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("agent", "supervisor")
 class ListCallbackAgents(AgentCommand, frozen=True):
     pass
 
@@ -167,16 +205,19 @@ class ListCallbackAgents(AgentCommand, frozen=True):
 # Supervisor ---------------------------------------------------------------
 
 
+@sent_by("supervisor")
 class ReleaseFromOutbound(AgentCommand, frozen=True):
     #: Addition: the thrash interval. For this many seconds the blender's
     #: ``BlendToOutbound`` is ignored, so the agent is not moved straight back.
     thrash_seconds: Annotated[int, Meta(ge=0, le=86_400)] = 0
 
 
+@sent_by("supervisor")
 class MoveAgentToJob(AgentCommand, frozen=True):
     job_id: NonEmpty
 
 
+@sent_by("supervisor", "blender", "dialer")
 class GetZoneStatus(Command, frozen=True):
     zone: NonEmpty
 
@@ -184,10 +225,12 @@ class GetZoneStatus(Command, frozen=True):
 # Blender ------------------------------------------------------------------
 
 
+@sent_by("blender")
 class BlendToInbound(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("blender")
 class BlendToOutbound(AgentCommand, frozen=True):
     pass
 
@@ -195,6 +238,7 @@ class BlendToOutbound(AgentCommand, frozen=True):
 # Dialer / telephony -------------------------------------------------------
 
 
+@sent_by("dialer")
 class JobStarted(Command, frozen=True):
     job_id: NonEmpty
     action_name: NonEmpty
@@ -212,30 +256,36 @@ class JobStarted(Command, frozen=True):
     strategy: Strategy = "longest_idle"
 
 
+@sent_by("dialer")
 class JobPaused(Command, frozen=True):
     job_id: NonEmpty
 
 
+@sent_by("dialer")
 class JobResumed(Command, frozen=True):
     job_id: NonEmpty
 
 
+@sent_by("dialer")
 class JobEnded(Command, frozen=True):
     job_id: NonEmpty
 
 
+@sent_by("dialer")
 class CustomerConnected(Command, frozen=True):
     job_id: NonEmpty
     call_id: NonEmpty
     customer: dict[str, Any]
 
 
+@sent_by("dialer")
 class PreviewContactReady(Command, frozen=True):
     job_id: NonEmpty
     contact_id: NonEmpty
     customer: dict[str, Any]
 
 
+@sent_by("dialer")
 class CallbackDue(Command, frozen=True):
     job_id: NonEmpty
     callback_id: NonEmpty
@@ -244,19 +294,23 @@ class CallbackDue(Command, frozen=True):
     customer: dict[str, Any] = {}
 
 
+@sent_by("dialer")
 class DialResult(AgentCommand, frozen=True):
     session_id: NonEmpty
     result: DialOutcome
 
 
+@sent_by("dialer")
 class CustomerDisconnected(Command, frozen=True):
     call_id: NonEmpty
 
 
+@sent_by("dialer")
 class NailingEstablished(AgentCommand, frozen=True):
     pass
 
 
+@sent_by("dialer")
 class NailingDropped(AgentCommand, frozen=True):
     pass
 
@@ -271,15 +325,8 @@ AnyCommand = (
     | CallbackDue | DialResult | CustomerDisconnected | NailingEstablished | NailingDropped
 )
 
-COMMAND_TYPES: tuple[type[Command], ...] = (
-    Login, Ready, NotReady, Logout, PendingLogout, PreviewDial, PreviewCancel, Redial,
-    HoldCall, UnholdCall, Consult, CancelConsult, RejectConsult, Transfer, Conference,
-    EndConference, ChangeConferenceOwner, WrapupContact, ExtendWrapup, CreateCallback,
-    SaveAgentForHA, GetAgentStatus, ListCallbackAgents, ReleaseFromOutbound, MoveAgentToJob,
-    GetZoneStatus, BlendToInbound, BlendToOutbound, JobStarted, JobPaused, JobResumed,
-    JobEnded, CustomerConnected, PreviewContactReady, CallbackDue, DialResult,
-    CustomerDisconnected, NailingEstablished, NailingDropped,
-)
+#: Derived from the union: one list of commands, the union's.
+COMMAND_TYPES: tuple[type[Command], ...] = get_args(AnyCommand)
 COMMAND_NAMES = frozenset(t.__name__ for t in COMMAND_TYPES)
 
 
@@ -622,22 +669,57 @@ AnyEvent = (
     | AgentDetached | JobAgentShortage | JobChanged | CallbackCreated | CallCompleted
     | CallNotConnected
 )
+EVENT_TYPES: tuple[type[Event], ...] = get_args(AnyEvent)
+
+
+class Route(Struct, frozen=True):
+    """One kind of event on ``pam.events``: its routing key (PROTOCOL.md, Events) and
+    the event types it carries. The one source of every key: the service publishes by
+    it, clients bind by it, the AsyncAPI document is generated from it."""
+
+    name: str  # "state", "notify", "alarm", "telephony", "job"
+    template: str  # e.g. "agent.{zone}.{agent_id}.state"
+    carries: type[Event]  # the base of the event types on this route
+    operation: str  # AsyncAPI operationId
+
+    @property
+    def parts(self) -> list[str]:
+        return [p[1:-1] for p in self.template.split(".") if p.startswith("{")]
+
+    def key(self, **parts: str) -> str:
+        return self.template.format(**parts)
+
+    def pattern(self, zone: str = "*", **parts: str) -> str:
+        """A binding pattern: the parts not given match any word (``*``)."""
+        return self.template.format(**{p: "*" for p in self.parts} | parts | {"zone": zone})
+
+    def types(self) -> list[str]:
+        return sorted(t.__name__ for t in EVENT_TYPES if issubclass(t, self.carries))
+
+
+ROUTES: dict[str, Route] = {r.name: r for r in (
+    Route("state", "agent.{zone}.{agent_id}.state", AgentStateChanged, "agentState"),
+    Route("notify", "agent.{zone}.{agent_id}.notify", Notification, "agentNotify"),
+    Route("alarm", "alarm.{zone}.{code}", Alarm, "alarm"),
+    Route("telephony", "telephony.{zone}", TelephonyInstruction, "telephony"),
+    Route("job", "job.{zone}.{job_id}", JobEvent, "job"),
+)}
+
+
+def route_of(event: Event) -> Route:
+    for r in ROUTES.values():
+        if isinstance(event, r.carries):
+            return r
+    raise TypeError(f"no route for {type(event).__name__}")
 
 
 def routing_key(event: Event) -> str:
     """The topic routing key PROTOCOL.md fixes for an event."""
-    z = event.zone
-    if isinstance(event, AgentStateChanged):
-        return f"agent.{z}.{event.snapshot.agent_id}.state"
-    if isinstance(event, Notification):
-        return f"agent.{z}.{event.agent_id}.notify"
-    if isinstance(event, Alarm):
-        return f"alarm.{z}.{event.code}"
-    if isinstance(event, TelephonyInstruction):
-        return f"telephony.{z}"
-    if isinstance(event, JobEvent):
-        return f"job.{z}.{event.job_id}"
-    raise TypeError(f"no routing key for {type(event).__name__}")
+    r = route_of(event)
+    if r.name == "state":
+        assert isinstance(event, AgentStateChanged)
+        return r.key(zone=event.zone, agent_id=event.snapshot.agent_id)
+    return r.key(**{p: getattr(event, p) for p in r.parts})
 
 
 command_decoder: msgspec.json.Decoder[AnyCommand] = msgspec.json.Decoder(AnyCommand)

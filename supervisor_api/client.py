@@ -107,8 +107,8 @@ class ZoneWatch:
                  alarms: bool = True) -> None:
         self.pam = pam
         self.zone = zone
-        self.patterns = ([f"agent.{zone}.*.state"] if states else []) + (
-            [f"alarm.{zone}.*"] if alarms else [])
+        self.patterns = ([m.ROUTES["state"].pattern(zone)] if states else []) + (
+            [m.ROUTES["alarm"].pattern(zone)] if alarms else [])
         if not self.patterns:
             raise ValueError("watch nothing? ask for states, alarms or both")
         self._stream: EventStream | None = None

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from pam_service import messages as m
+from pam_service import topology
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "docs" / "schemas" / "protocol.schema.json"
@@ -60,30 +61,10 @@ def asyncapi() -> dict[str, Any]:
                 "parameters": {"reply_to": {"schema": {"type": "string"}}},
                 "publish": {"operationId": "receiveReply", "message": msgs(_names(m.AnyReply))},
             },
-            "pam.events/agent.{zone}.{agent_id}.state": {
-                "parameters": {"zone": {"schema": {"type": "string"}},
-                               "agent_id": {"schema": {"type": "string"}}},
-                "publish": {"operationId": "agentState",
-                            "message": msgs(["AgentStateChanged"])}},
-            "pam.events/agent.{zone}.{agent_id}.notify": {
-                "parameters": {"zone": {"schema": {"type": "string"}},
-                               "agent_id": {"schema": {"type": "string"}}},
-                "publish": {"operationId": "agentNotify", "message": msgs(sorted(
-                    t.__name__ for t in m.AnyEvent.__args__ if issubclass(t, m.Notification)))}},
-            "pam.events/alarm.{zone}.{code}": {
-                "parameters": {"zone": {"schema": {"type": "string"}},
-                               "code": {"schema": {"type": "string"}}},
-                "publish": {"operationId": "alarm", "message": msgs(["Alarm"])}},
-            "pam.events/telephony.{zone}": {
-                "parameters": {"zone": {"schema": {"type": "string"}}},
-                "publish": {"operationId": "telephony", "message": msgs(sorted(
-                    t.__name__ for t in m.AnyEvent.__args__
-                    if issubclass(t, m.TelephonyInstruction)))}},
-            "pam.events/job.{zone}.{job_id}": {
-                "parameters": {"zone": {"schema": {"type": "string"}},
-                               "job_id": {"schema": {"type": "string"}}},
-                "publish": {"operationId": "job", "message": msgs(sorted(
-                    t.__name__ for t in m.AnyEvent.__args__ if issubclass(t, m.JobEvent)))}},
+            **{f"{topology.EVENTS}/{r.template}": {
+                "parameters": {p: {"schema": {"type": "string"}} for p in r.parts},
+                "publish": {"operationId": r.operation, "message": msgs(r.types())}}
+               for r in m.ROUTES.values()},
         },
         "components": {"messages": messages, "schemas": components},
     }

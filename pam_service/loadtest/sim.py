@@ -170,8 +170,7 @@ class LoadTest:
         sc = self.sc
         self.client = await PamClient.connect(sc.amqp_url)
         self.events = await self.client.subscribe(
-            [f"{k}.{z}.#" for z in sc.zones for k in ("agent", "alarm", "job")]
-            + [f"telephony.{z}" for z in sc.zones])
+            [r.pattern(z) for z in sc.zones for r in m.ROUTES.values()])
         pump = asyncio.ensure_future(self._pump())
         try:
             await self._start_jobs()

@@ -112,8 +112,7 @@ class Board:
     async def start(self) -> None:
         patterns: list[str] = []
         for z in self.zones:
-            patterns += [f"agent.{z}.*.state", f"agent.{z}.*.notify", f"alarm.{z}.*",
-                         f"job.{z}.*"]
+            patterns += [m.ROUTES[r].pattern(z) for r in ("state", "notify", "alarm", "job")]
         self._stream = await self.sup.pam.subscribe(patterns)
         self._spawn(self._pump(self._stream))
         await asyncio.gather(*(self.snapshot(z) for z in self.zones))

@@ -69,3 +69,28 @@ def test_every_state_command_pair_is_a_row_or_an_explicit_rejection(inp: type) -
 
 def test_reachable_state_space_is_the_consistent_one() -> None:
     assert len(STATES) > 100
+
+
+def test_every_command_names_who_may_send_it() -> None:
+    from pam_service.auth import ALLOWED, ROLES
+
+    assert all(t.senders and t.senders <= set(ROLES) for t in m.COMMAND_TYPES)
+    assert set().union(*(ALLOWED[r] for r in ROLES if r != "admin")) == m.COMMAND_NAMES
+
+
+def test_the_python_state_enums_are_the_crates() -> None:
+    import dispatcher_rs
+
+    assert tuple(s.value for s in AgentState) == dispatcher_rs.AGENT_STATES
+    assert tuple(s.value for s in CallState) == dispatcher_rs.CALL_STATES
+    assert tuple(s.value for s in JobState) == dispatcher_rs.JOB_STATES
+
+
+def test_every_event_type_has_one_route_and_its_key_fits_the_template() -> None:
+    for t in m.EVENT_TYPES:
+        assert sum(issubclass(t, r.carries) for r in m.ROUTES.values()) == 1, t
+    assert m.ROUTES["state"].pattern("z1") == "agent.z1.*.state"
+    assert m.ROUTES["job"].pattern("z1", job_id="J") == "job.z1.J"
+    assert m.ROUTES["telephony"].pattern("z1") == "telephony.z1"
+    assert m.routing_key(m.Alarm(zone="z1", code="P_POMAGT16", severity="major",
+                                 message="x")) == "alarm.z1.P_POMAGT16"

@@ -16,9 +16,9 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from blender.acd import ACD_EXCHANGE, DemandPublisher
+from blender.acd import DemandPublisher
 from blender.app import BlenderApp
-from blender.messages import InboundDemand, demand_routing_key
+from blender.messages import ACD_EXCHANGE, InboundDemand, demand_routing_key
 from pam_service import messages as m
 from pam_service import topology
 from pam_service.client import PamError
