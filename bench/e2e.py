@@ -9,8 +9,16 @@ PamClient, several processes, each with a window of outstanding requests) offers
 than either server can take, so the ratio measures the servers. A second PAM phase
 paces the load at half of PAM's measured maximum and reports latency there.
 
-Prints one JSON object: pam_cmds_per_s, echo_cmds_per_s, ratio, p50_ms, p99_ms,
-errors, and the offered rates.
+A third server is the ceiling: a batched no-op echo on exactly PAM's messaging path
+(pam_service.batch's reply and event messages, pam_service.amqp's one write with
+confirms, the same batching and multiple-ack, as many events per state change as PAM
+publishes on this workload), with no Redis and no state.
+
+Prints one JSON object: pam_cmds_per_s, echo_cmds_per_s, ratio (PAM / naive echo),
+ceiling_cmds_per_s, ratio_to_ceiling (PAM / batched echo), pam_cpu_us_per_cmd and
+broker_cpu_us_per_cmd (CPU time of the PAM process and of the RabbitMQ node over the
+saturated PAM phase, from /proc, per command answered), p50_ms, p99_ms, errors, and the
+offered rates.
 """
 
 from __future__ import annotations
@@ -26,17 +34,21 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pam_service import batch as bs  # noqa: E402
 from pam_service import messages as m  # noqa: E402
 from pam_service import runloop, topology  # noqa: E402
+from pam_service.amqp import enqueue_many  # noqa: E402
 from pam_service.client import PamClient  # noqa: E402
 
 AMQP = os.environ.get("PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -72,6 +84,92 @@ async def echo_server(url: str) -> None:
 
 def run_echo(url: str, loop: str) -> None:
     runloop.run(echo_server(url), loop)
+
+
+# ---------------------------------------------------------------------------
+# the ceiling: PAM's messaging without PAM's work
+# ---------------------------------------------------------------------------
+
+
+async def batched_echo_server(url: str, events_per_write: int, batch_max: int = 256,
+                              prefetch: int = 512) -> None:
+    """PAM's consumption, batching, reply and publishing path (pam_service.worker:
+    one channel per zone, batches of what is waiting up to ``batch_max``, the replies
+    and ``events_per_write`` events per state-changing command as one write with
+    publisher confirms, then one multiple-ack), with no Redis and no state: the most a
+    Python service doing PAM's messaging can do here."""
+    conn = await aio_pika.connect_robust(url)
+    ch = await conn.channel(publisher_confirms=True)
+    await ch.set_qos(prefetch_count=prefetch)
+    await topology.declare(ch)
+    q = await topology.declare_zone(ch, ZONE)
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    await q.consume(inbox.put, no_ack=False)
+    reply = m.encoder.encode(m.Accepted())
+    snap = m.AgentSnapshot(agent_id="a00000", zone=ZONE, agent_state=m.AgentState("Ready"),
+                           call_state=m.CallState("Idle"), job_state=m.JobState("JobDetached"),
+                           version=2, since=datetime.now(UTC))
+    # as large as PAM's: the snapshot and the previous one
+    event = m.encoder.encode(m.AgentStateChanged(snapshot=snap, previous=snap, cause="Ready",
+                                                 step="Ready", zone=ZONE, seq=2))
+    raw = cast(aiormq.Channel, await ch.get_underlay_channel())
+    previous: asyncio.Task[None] | None = None
+
+    async def finish(last: Any, confirmed: Any, before: asyncio.Task[None] | None) -> None:
+        await confirmed
+        if before is not None:
+            await before
+        await last.ack(multiple=True)
+
+    while True:
+        msgs = [await inbox.get()]
+        while len(msgs) < batch_max and not inbox.empty():
+            msgs.append(inbox.get_nowait())
+        out = [bs.reply_out(msg, reply) for msg in msgs if msg.reply_to]
+        changes = sum(1 for msg in msgs if b'"GetAgentStatus"' not in msg.body)
+        out += [bs.event_out(f"agent.{ZONE}.a00000.state", event)] * (changes * events_per_write)
+        confirmed = await enqueue_many(raw, out)
+        previous = asyncio.create_task(finish(msgs[-1], confirmed, previous))
+
+
+def run_batched_echo(url: str, loop: str, events_per_write: int) -> None:
+    runloop.run(batched_echo_server(url, events_per_write), loop)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The OS pid of the RabbitMQ node the bench talks to (rabbitmqctl's default node)."""
+    try:
+        out = subprocess.run(["rabbitmqctl", "-q", "eval", "os:getpid()."], check=True,
+                             capture_output=True, text=True, timeout=60).stdout
+        return int(out.strip().strip('"'))
+    except (subprocess.SubprocessError, ValueError, OSError):
+        return None
+
+
+async def events_per_state_change(url: str) -> int:
+    """How many events PAM publishes for one Ready (or NotReady) on this workload."""
+    async with await PamClient.connect(url) as c:
+        stream = await c.subscribe([f"#.{ZONE}.#", f"telephony.{ZONE}"])
+        await c.send(ZONE, m.Login(agent_id="calib", zone=ZONE, extension="c", skills=[],
+                                   time_zone="UTC", locale="en_US"))
+        with contextlib.suppress(TimeoutError):
+            while True:  # the Login's events, until a second passes without one
+                await stream.next(timeout=1.0)
+        await c.send(ZONE, m.Ready(agent_id="calib"))
+        n = 0
+        with contextlib.suppress(TimeoutError):
+            while True:  # the Ready's
+                await stream.next(timeout=1.0)
+                n += 1
+        await c.send(ZONE, m.Logout(agent_id="calib"))
+        await stream.close()
+        return max(1, n)
 
 
 # ---------------------------------------------------------------------------
@@ -216,15 +314,15 @@ def main() -> int:
             print(msg, file=sys.stderr)
 
     tag = uuid.uuid4().hex[:8]
-    v_pam, v_echo = f"bench-pam-{tag}", f"bench-echo-{tag}"
+    v_pam, v_echo, v_ceil = f"bench-pam-{tag}", f"bench-echo-{tag}", f"bench-ceil-{tag}"
     prefix = f"bench-{tag}"
     procs: list[subprocess.Popen[bytes]] = []
-    for v in (v_pam, v_echo):
+    for v in (v_pam, v_echo, v_ceil):
         rabbitmqctl("add_vhost", v)
         rabbitmqctl("set_permissions", "-p", v, "guest", ".*", ".*", ".*")
     agents = [f"a{i:05d}" for i in range(args.agents)]
     try:
-        pam_url, echo_url = AMQP + v_pam, AMQP + v_echo
+        pam_url, echo_url, ceil_url = AMQP + v_pam, AMQP + v_echo, AMQP + v_ceil
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         procs.append(subprocess.Popen(
             [sys.executable, *profile, "-m", "pam_service", "--zones", ZONE,
@@ -236,14 +334,26 @@ def main() -> int:
              f"from bench.e2e import run_echo; run_echo({echo_url!r}, {args.loop!r})"], cwd=ROOT))
         wait_for_consumer(pam_url)
         wait_for_consumer(echo_url)
-        say(f"logging in {len(agents)} agents")
+        events = asyncio.run(events_per_state_change(pam_url))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+             f"from bench.e2e import run_batched_echo; "
+             f"run_batched_echo({ceil_url!r}, {args.loop!r}, {events})"], cwd=ROOT))
+        wait_for_consumer(ceil_url)
+        say(f"logging in {len(agents)} agents ({events} event(s) per state change)")
         asyncio.run(login_all(pam_url, agents))
         say("echo: saturating")
         echo = measure(echo_url, agents, args.seconds, args.procs, args.window, None, echo=True,
                        loop=args.loop)
-        say(f"echo: {echo['cmds_per_s']} cmds/s; PAM: saturating")
+        say(f"echo: {echo['cmds_per_s']} cmds/s; the ceiling (batched echo): saturating")
+        ceil = measure(ceil_url, agents, args.seconds, args.procs, args.window, None, echo=True,
+                       loop=args.loop)
+        say(f"ceiling: {ceil['cmds_per_s']} cmds/s; PAM: saturating")
+        broker = broker_pid()
+        cpu0 = (cpu_seconds(procs[0].pid), cpu_seconds(broker) if broker else 0.0)
         pam = measure(pam_url, agents, args.seconds, args.procs, args.window, None, echo=False,
                       loop=args.loop)
+        cpu1 = (cpu_seconds(procs[0].pid), cpu_seconds(broker) if broker else 0.0)
         half = pam["cmds_per_s"] / 2
         say(f"PAM: {pam['cmds_per_s']} cmds/s; PAM at half rate ({half:.0f}/s)")
         paced = measure(pam_url, agents, args.seconds, args.procs, args.window, half, echo=False,
@@ -256,7 +366,7 @@ def main() -> int:
         for p in procs:
             with contextlib.suppress(Exception):
                 p.wait(timeout=20)
-        for v in (v_pam, v_echo):
+        for v in (v_pam, v_echo, v_ceil):
             with contextlib.suppress(Exception):
                 rabbitmqctl("delete_vhost", v)
         with contextlib.suppress(Exception):
@@ -267,9 +377,16 @@ def main() -> int:
         "pam_cmds_per_s": pam["cmds_per_s"],
         "echo_cmds_per_s": echo["cmds_per_s"],
         "ratio": round(pam["cmds_per_s"] / echo["cmds_per_s"], 3) if echo["cmds_per_s"] else None,
+        "ceiling_cmds_per_s": ceil["cmds_per_s"],
+        "ratio_to_ceiling": (round(pam["cmds_per_s"] / ceil["cmds_per_s"], 3)
+                             if ceil["cmds_per_s"] else None),
+        "pam_cpu_us_per_cmd": round((cpu1[0] - cpu0[0]) / pam["n"] * 1e6, 1) if pam["n"] else None,
+        "broker_cpu_us_per_cmd": (round((cpu1[1] - cpu0[1]) / pam["n"] * 1e6, 1)
+                                  if pam["n"] and broker else None),
+        "events_per_state_change": events,
         "p50_ms": paced["p50_ms"],
         "p99_ms": paced["p99_ms"],
-        "errors": pam["errors"] + paced["errors"] + echo["errors"],
+        "errors": pam["errors"] + paced["errors"] + echo["errors"] + ceil["errors"],
         "offered_at_half_cmds_per_s": round(half, 1),
         "achieved_at_half_cmds_per_s": paced["cmds_per_s"],
         "saturated_p50_ms": pam["p50_ms"], "saturated_p99_ms": pam["p99_ms"],
@@ -279,7 +396,7 @@ def main() -> int:
         "agents": args.agents, "seconds": args.seconds,
         "redis_agents_hash_bytes_per_agent": round(mem / len(agents), 1),
         "errors_by_code": {"pam": pam["errors_by_code"], "paced": paced["errors_by_code"],
-                           "echo": echo["errors_by_code"]},
+                           "echo": echo["errors_by_code"], "ceiling": ceil["errors_by_code"]},
     }
     print(json.dumps(out))
     return 0
