@@ -15,10 +15,11 @@ With no file, the development default applies: ``guest`` (and a message without
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from pam_service import messages as m
 
@@ -29,6 +30,21 @@ ROLES: tuple[Role, ...] = ("agent", "supervisor", "blender", "dialer", "admin")
 ALLOWED: dict[Role, frozenset[str]] = {
     role: frozenset(t.__name__ for t in m.COMMAND_TYPES if role in t.senders)
     for role in ROLES if role != "admin"} | {"admin": m.COMMAND_NAMES}
+
+
+class UserSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``[users.<name>]`` in the roles file."""
+
+    role: Role
+    agents: list[Annotated[str, msgspec.Meta(min_length=1)]] = []
+
+
+class RolesFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The roles file (``--roles``), as docs/security.md shows it."""
+
+    development: bool = False
+    anonymous_role: Role | None = None
+    users: dict[str, UserSpec] = {}
 
 
 @dataclass(frozen=True)
@@ -50,20 +66,19 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | Path | None) -> Policy:
+        """Read the roles file, decoded into typed structs: an unknown key (a typo) or a
+        value of the wrong type is an error naming where, never silently ignored."""
         if path is None:
             return cls.development_default()
-        doc = tomllib.loads(Path(path).read_text())
-        users: dict[str, User] = {}
-        for name, spec in doc.get("users", {}).items():
-            role = spec.get("role")
-            if role not in ROLES:
-                raise ValueError(f"{path}: user {name!r} has role {role!r}; use one of {ROLES}")
-            users[name] = User(role, frozenset(spec.get("agents", [])))
-        anonymous = doc.get("anonymous_role")
-        if anonymous is not None and anonymous not in ROLES:
-            raise ValueError(f"{path}: anonymous_role {anonymous!r}; use one of {ROLES}")
-        return cls(users=users, development=bool(doc.get("development", False)),
-                   anonymous=anonymous)
+        try:
+            doc = msgspec.toml.decode(Path(path).read_bytes(), type=RolesFile)
+        except msgspec.ValidationError as e:
+            raise ValueError(f"{path}: {e} (roles: {', '.join(ROLES)}; docs/security.md "
+                             f"shows the file's keys)") from None
+        except msgspec.DecodeError as e:
+            raise ValueError(f"{path} is not valid TOML: {e}") from None
+        return cls(users={name: User(u.role, frozenset(u.agents)) for name, u in doc.users.items()},
+                   development=doc.development, anonymous=doc.anonymous_role)
 
     def check(self, user_id: str | None, cmd: m.Command) -> str | None:
         """None when allowed, else the reason for ``Unauthorized``."""

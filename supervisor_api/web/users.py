@@ -15,11 +15,11 @@ can reach the dashboard.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -30,6 +30,18 @@ _hasher = PasswordHasher()
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+class UserEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``[users.<name>]`` in the users file."""
+
+    role: WebRole
+    password_hash: str
+    agents: list[str] | None = None
+
+
+class UsersFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    users: dict[str, UserEntry] = {}
 
 
 @dataclass(frozen=True)
@@ -79,29 +91,22 @@ class Users:
             return cls.development_default()
         p = Path(path)
         try:
-            doc = tomllib.loads(p.read_text())
+            doc = msgspec.toml.decode(p.read_bytes(), type=UsersFile)
         except FileNotFoundError as e:
             raise UsersError(f"users file {p} not found: create it (see docs/dashboard.md) "
                              f"or leave --users unset for the development default") from e
-        except tomllib.TOMLDecodeError as e:
-            raise UsersError(f"users file {p} is not valid TOML: {e}") from e
+        except msgspec.ValidationError as e:
+            raise UsersError(f"users file {p}: {e} (roles: viewer, supervisor; "
+                             f"docs/dashboard.md shows the file's keys)") from None
+        except msgspec.DecodeError as e:
+            raise UsersError(f"users file {p} is not valid TOML: {e}") from None
         users: dict[str, WebUser] = {}
-        for name, entry in (doc.get("users") or {}).items():
-            where = f"{p}: [users.{name}]"
-            role = entry.get("role")
-            if role not in get_args(WebRole):
-                raise UsersError(f"{where}: role must be one of {get_args(WebRole)}, "
-                                 f"not {role!r}")
-            h = entry.get("password_hash", "")
-            if not str(h).startswith("$argon2"):
-                raise UsersError(f"{where}: password_hash must be an Argon2 hash; make one "
-                                 f"with `pam-supervisor hash-password`")
-            agents = entry.get("agents")
-            if agents is not None and not (isinstance(agents, list)
-                                           and all(isinstance(a, str) for a in agents)):
-                raise UsersError(f"{where}: agents must be a list of agent ids")
-            users[name] = WebUser(name, role, h,
-                                  frozenset(agents) if agents is not None else None)
+        for name, entry in doc.users.items():
+            if not entry.password_hash.startswith("$argon2"):
+                raise UsersError(f"{p}: [users.{name}]: password_hash must be an Argon2 hash; "
+                                 f"make one with `pam-supervisor hash-password`")
+            users[name] = WebUser(name, entry.role, entry.password_hash,
+                                  frozenset(entry.agents) if entry.agents is not None else None)
         if not users:
             raise UsersError(f"{p} defines no [users.<name>] table: nobody could log in")
         return cls(users)

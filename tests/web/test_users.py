@@ -37,10 +37,14 @@ password_hash = "{hash_password('pw-olga')}"
 
 
 @pytest.mark.parametrize("text, words", [
-    ('[users.x]\nrole = "boss"\npassword_hash = "$argon2id$x"', "role must be one of"),
+    ('[users.x]\nrole = "boss"\npassword_hash = "$argon2id$x"',
+     r"Invalid enum value 'boss'.*role.*roles: viewer, supervisor"),
     ('[users.x]\nrole = "viewer"\npassword_hash = "plain"', "hash-password"),
     ('[users.x]\nrole = "viewer"\npassword_hash = "$argon2id$x"\nagents = "a1"',
-     "list of agent ids"),
+     r"Expected `array.*agents"),
+    # a typo is an error, not a key silently ignored (a user left without restriction)
+    ('[users.x]\nrole = "viewer"\npassword_hash = "$argon2id$x"\nagnets = ["a1"]',
+     "unknown field `agnets`"),
     ("", "nobody could log in"),
     ("[users.x", "not valid TOML"),
 ])
