@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import zoneinfo
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 import aio_pika
@@ -76,10 +78,23 @@ class Settings:
     allocator_factory: Any = field(default_factory=default_allocator_factory)
 
 
+def local_zone() -> tzinfo:
+    """This host's time zone with its rules (daylight saving included): ``TZ`` when it
+    names a zone, else /etc/localtime, else UTC. Never the offset of the moment of start,
+    which would be an hour off after the next change of season."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        with contextlib.suppress(ValueError, zoneinfo.ZoneInfoNotFoundError):
+            return zoneinfo.ZoneInfo(name)
+    with contextlib.suppress(OSError, ValueError), open("/etc/localtime", "rb") as f:
+        return zoneinfo.ZoneInfo.from_file(f, key="localtime")
+    return UTC
+
+
 class PamService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.server_tz = settings.server_tz or datetime.now().astimezone().tzinfo or UTC
+        self.server_tz = settings.server_tz or local_zone()
         self.redis: aioredis.Redis = connect_redis(settings.redis_url)
         self.conn: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None

@@ -32,3 +32,4 @@ def test_the_shipped_roles_file_loads_and_binds_desktops_to_their_agents() -> No
     user = agent_users[0]
     other = "not-" + "-".join(sorted(p.users[user].agents))
     assert p.check(user, m.Ready(agent_id=other)) is not None  # not its agent
+
