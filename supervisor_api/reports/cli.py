@@ -4,6 +4,7 @@
     pam-supervisor report activity AGENT [--from T] [--to T] [--csv]
     pam-supervisor report campaign [--job J] [--from T] [--to T] [--csv]
     pam-supervisor report summary [--agent A] [--from T] [--to T] [--tz ZONE] [--csv]
+    pam-supervisor report purge --before T                      # retention
 
 Every report command takes --db URL (env PAM_REPORTS_URL; default SQLite
 pam-reports.sqlite3 in the working directory). Times are ISO 8601 (a date alone is
@@ -96,6 +97,17 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     db(summ)
     summ.set_defaults(report_handler=cmd_summary)
 
+    purge = rsub.add_parser(
+        "purge", help="delete events older than a time (retention)",
+        description="Delete the stored events before --before, keeping each agent's and "
+                    "each job's last change before it, so reports from then on stay right. "
+                    "The store grows by about the figure in docs/reports.md (Retention) per "
+                    "agent and day.")
+    purge.add_argument("--before", type=parse_time, required=True,
+                       help="delete events before this time (ISO 8601, e.g. 2026-09-01)")
+    db(purge)
+    purge.set_defaults(report_handler=cmd_purge)
+
 
 def _tz(name: str) -> str:
     try:
@@ -115,8 +127,12 @@ def _span(args: argparse.Namespace) -> tuple[datetime, datetime]:
 async def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Run one ``report`` command."""
     url = resolve_url(args.db)
-    try:
-        store = await ReportStore.open(url)
+    try:  # only the ingester creates a store; a report never makes an empty one
+        store = await ReportStore.open(url, create=args.report == "ingest")
+    except FileNotFoundError as e:
+        err.print(Text(f"pam-supervisor: {e}. What to do: check --db (or {ENV_URL}); "
+                       f"`pam-supervisor report ingest` creates and fills the store."))
+        return EXIT_UNREACHABLE
     except Exception as e:
         err.print(Text(f"pam-supervisor: cannot open the report store {redact(url)}: "
                        f"{e or type(e).__name__}. What to do: check --db (or {ENV_URL})."))
@@ -190,6 +206,14 @@ async def cmd_summary(args: argparse.Namespace, store: ReportStore, out: Console
     rows = await store.agent_summary(start, end, agent_id=args.agent, tz=args.tz)
     return _emit(rows, args, out, f"Agent Summary, {_range(start, end)}"
                  + (f" ({args.tz} days)" if args.tz else ""))
+
+
+async def cmd_purge(args: argparse.Namespace, store: ReportStore, out: Console,
+                    err: Console) -> int:
+    n = await store.purge(args.before)
+    out.print(Text(f"Purged {n} events before {_when(args.before)} UTC (each agent's and "
+                   f"job's last change before it kept)."))
+    return EXIT_OK
 
 
 # ---- rendering -------------------------------------------------------------------

@@ -108,6 +108,8 @@ class _Backend(Protocol):
 
     async def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
 
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
     async def migrate(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -123,15 +125,18 @@ _SCHEMA_MIGRATIONS = ("CREATE TABLE IF NOT EXISTS schema_migrations ("
 
 
 class _Sqlite:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool = True) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports-sqlite")
         self.path = path
+        self.create = create
         self.conn: sqlite3.Connection | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def _open(self) -> None:
+        if not self.create and self.path != ":memory:" and not os.path.exists(self.path):
+            raise FileNotFoundError(f"no report store at {os.path.abspath(self.path)}")
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
         if self.path != ":memory:":
@@ -148,6 +153,14 @@ class _Sqlite:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         result: list[tuple[Any, ...]] = await self._run(self._fetch, sql, params)
         return result
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        assert self.conn is not None
+        return self.conn.execute(sql, tuple(params)).rowcount
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        n: int = await self._run(self._execute, sql, params)
+        return n
 
     def _insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         assert self.conn is not None
@@ -238,6 +251,11 @@ class _Postgres:
             await cur.execute(_pg(sql), tuple(params))
             return list(await cur.fetchall())
 
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self._session() as conn, conn.cursor() as cur:
+            await cur.execute(_pg(sql), tuple(params))
+            return int(cur.rowcount)
+
     async def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         q = _pg(sql) + " RETURNING 1"
         n = 0
@@ -323,16 +341,18 @@ class ReportStore:
         self._db = backend
 
     @classmethod
-    async def open(cls, url: str | None = None) -> ReportStore:
+    async def open(cls, url: str | None = None, create: bool = True) -> ReportStore:
         """``None``: ``$PAM_REPORTS_URL``, else SQLite ``pam-reports.sqlite3`` in the
         working directory. ``sqlite:///path`` (``sqlite:////abs/path``) or
         ``postgresql://user@host:port/db`` (libpq parameters allowed, e.g.
         ``?options=-csearch_path%3Dreports`` for a schema of its own). Runs the
-        migrations that have not run yet."""
+        migrations that have not run yet. ``create=False``: a SQLite file that does not
+        exist is FileNotFoundError, not a new empty store (the reports read, only the
+        ingester creates)."""
         url = resolve_url(url)
         backend: _Sqlite | _Postgres
         if url.startswith("sqlite:"):
-            backend = _Sqlite(sqlite_path(url))
+            backend = _Sqlite(sqlite_path(url), create)
         elif url.startswith(("postgresql:", "postgres:")):
             backend = _Postgres(url)
         else:
@@ -354,6 +374,20 @@ class ReportStore:
     async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.close()
+
+    async def purge(self, before: datetime) -> int:
+        """Delete the events before ``before``, but each agent's and each job's last
+        change before it (so a report from ``before`` on still knows where everyone
+        stood). Returns how many were deleted."""
+        cut = to_us(before)
+        return await self._db.execute(
+            "DELETE FROM events WHERE at < ? AND NOT EXISTS (SELECT 1 FROM ("
+            " SELECT type, COALESCE(agent_id, '') AS a, COALESCE(job_id, '') AS j,"
+            " MAX(at) AS last FROM events WHERE at < ? AND type IN (?, ?)"
+            " GROUP BY type, COALESCE(agent_id, ''), COALESCE(job_id, '')) k"
+            " WHERE k.type = events.type AND k.last = events.at"
+            " AND k.a = COALESCE(events.agent_id, '') AND k.j = COALESCE(events.job_id, ''))",
+            (cut, cut, _STATE, "JobChanged"))
 
     async def schema_version(self) -> int:
         rows = await self._db.fetchall("SELECT MAX(version) FROM schema_migrations")

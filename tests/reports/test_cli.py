@@ -88,3 +88,28 @@ async def test_ingest_runs_until_sigterm(pam: Pam, tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_report_on_a_missing_store_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    code, _, err = await report("campaign", "--db", f"sqlite:///{missing}")
+    assert code == 5 and "no report store at" in err and "report ingest" in err
+    assert not missing.exists()
+
+
+async def test_purge_keeps_each_agents_last_state_so_later_reports_still_hold(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    async with await ReportStore.open(url) as store:
+        await store.add(morning())
+    span = ["--from", "2026-11-26T09:30:00Z", "--to", "2026-11-26T10:00:00Z", "--db", url]
+    before = await report("activity", "A", *span, "--csv")
+    code, out, _ = await report("purge", "--before", "2026-11-26T09:30:00Z", "--db", url)
+    assert code == 0 and "Purged" in out
+    n = int(out.split("Purged ", 1)[1].split()[0])
+    assert n > 0
+    # what happened from the cut-off on reads the same: each agent's state at the cut-off
+    # survived the purge
+    assert await report("activity", "A", *span, "--csv") == before
+    code, out, _ = await report("purge", "--before", "2026-11-26T09:30:00Z", "--db", url)
+    assert code == 0 and "Purged 0 events" in out
