@@ -27,9 +27,10 @@ browser:
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
-	$(BIN)/mypy pam_service blender supervisor_api dispatcher_rs tests bench tools
+	$(BIN)/mypy pam_protocol pam_service pam_loadtest blender supervisor_api dispatcher_rs tests bench tools
 	$(BIN)/python -m mypy.stubtest dispatcher_rs._native
 
 cargo-test:
@@ -48,7 +49,7 @@ docs: diagram
 	$(BIN)/python tools/gen_protocol_docs.py
 
 demo: setup services
-	@$(BIN)/python -m pam_service.demo
+	@$(BIN)/python -m pam_loadtest.demo
 
 clean:
 	rm -rf $(VENV) target .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,7 +16,7 @@ that holds the zone (or everything):
     down), the broker closing every PAM connection and the client's.
 
 Then the load stops, every command is answered, every event drained, and the checker
-(tests/ha/harness.py) accounts: ``lost`` (accepted changes missing from Redis, plus
+(bench/harness.py) accounts: ``lost`` (accepted changes missing from Redis, plus
 commands never answered), ``applied_twice`` (state changes no accepted command accounts
 for), ``double_assignments`` (an agent with two calls, a call with two agents, from the
 events and Redis), ``model_mismatches`` (agents whose Redis record differs from the
@@ -46,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.ha.harness import (  # noqa: E402
+from bench.harness import (  # noqa: E402
     Cluster,
     Instance,
     close_connections,

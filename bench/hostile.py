@@ -42,10 +42,10 @@ from pamqp.commands import Basic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pam_service import messages as m  # noqa: E402
-from pam_service import topology  # noqa: E402
-from pam_service.client import PamClient  # noqa: E402
-from pam_service.examples import hostile_bodies  # noqa: E402
+from pam_protocol import messages as m  # noqa: E402
+from pam_protocol import topology  # noqa: E402
+from pam_protocol.client import PamClient  # noqa: E402
+from pam_protocol.examples import hostile_bodies  # noqa: E402
 
 AMQP = os.environ.get("PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS = os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0")

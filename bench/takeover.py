@@ -26,8 +26,8 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dispatcher_rs
-from pam_service import messages as m
-from pam_service.domain.states import AgentState, CallState, JobState
+from pam_protocol import messages as m
+from pam_protocol.states import AgentState, CallState, JobState
 from pam_service.domain.zone import Zone
 from pam_service.pool import RustPool
 from pam_service.store import ZoneStore, agent_record, gc_paused

@@ -18,7 +18,7 @@ keeping the allocator's indexes in step; machine steps of the moves included):
   the jobs' agents for a donor;
 * ``rust``: the zone as it is, `dispatcher_rs.Allocator` kept in step incrementally;
 * ``python_reference``: the zone with the pure-Python reference allocator
-  (tests/dispatcher/reference.py, a full recompute per plan), on the first --reference-cycles
+  (dispatcher_rs/reference.py, a full recompute per plan), on the first --reference-cycles
   cycles only; its records must equal the Rust zone's there (same rule).
 
 Usage: python bench/zone_alloc.py [--json] [--agents N] [--jobs J] [--cycles C]
@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dispatcher_rs
 from dispatcher_rs import reference
-from pam_service import messages as m
+from pam_protocol import messages as m
+from pam_protocol.states import AgentState, CallState, JobState
 from pam_service.domain import machine as sm
-from pam_service.domain.states import AgentState, CallState, JobState
 from pam_service.domain.zone import FREE_JOB_STATES, Result, Zone
 
 A, C, J = AgentState, CallState, JobState

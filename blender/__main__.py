@@ -19,8 +19,8 @@ import sys
 from blender import config as blender_config
 from blender import logs
 from blender.app import BlenderApp
-from pam_service import runloop
-from pam_service.client import PamError
+from pam_protocol import runloop
+from pam_protocol.client import PamError
 
 log = logging.getLogger("pam.blender")
 

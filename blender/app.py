@@ -8,7 +8,7 @@
 - For each signal: ``blender.policy.decide``, then ``BlendToInbound`` /
   ``BlendToOutbound`` through ``PamClient``, then one JSON log line for the decision.
 
-Only ``pam_service.client`` and ``pam_service.messages`` are used: the blender is a
+Only ``pam_protocol.client`` and ``pam_protocol.messages`` are used: the blender is a
 user of PAM, like a desktop.
 """
 
@@ -27,11 +27,11 @@ import msgspec
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from blender.config import BlenderConfig
-from blender.messages import InboundDemand, demand_decoder, demand_routing_key
 from blender.policy import RETURNABLE, Decision, Direction, LastMove, Move, decide, side
-from pam_service import decoding
-from pam_service import messages as m
-from pam_service.client import EventStream, PamClient, PamError
+from pam_protocol import decoding
+from pam_protocol import messages as m
+from pam_protocol.acd import InboundDemand, demand_decoder, demand_routing_key
+from pam_protocol.client import EventStream, PamClient, PamError
 
 log = logging.getLogger("pam.blender")
 
@@ -66,7 +66,7 @@ class BlenderApp:
         self.job_skills: dict[str, dict[str, tuple[str, ...]]] = {
             z: {j: tuple(s) for j, s in self.config.jobs.items()} for z in self.zones}
         self.latest: dict[str, InboundDemand] = {}
-        #: Demand signals dropped as invalid (pam_service.decoding).
+        #: Demand signals dropped as invalid (pam_protocol.decoding).
         self.rejected_signals = 0
         self.decisions = 0
         self._wake = asyncio.Event()
@@ -82,7 +82,7 @@ class BlenderApp:
     async def start(self) -> None:
         """Connect, learn the zones' agents, then start acting on demand signals.
 
-        Raises ``pam_service.client.UnknownZone`` when no PAM serves a zone, and
+        Raises ``pam_protocol.client.UnknownZone`` when no PAM serves a zone, and
         connection errors when the broker cannot be reached.
         """
         self.client = client = await PamClient.connect(self.amqp_url)

@@ -28,8 +28,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
-from blender.messages import ACD_EXCHANGE
 from blender.policy import PolicyConfig
+from pam_protocol.acd import ACD_EXCHANGE
 
 
 class AcdConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,5 +1,5 @@
-"""The blender logs like PAM: one JSON object per line (pam_service.logs)."""
+"""The blender logs like PAM: one JSON object per line (pam_protocol.logs)."""
 
-from pam_service.logs import JsonFormatter, setup
+from pam_protocol.logs import JsonFormatter, setup
 
 __all__ = ["JsonFormatter", "setup"]

@@ -33,8 +33,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from blender.messages import InboundDemand
-from pam_service.messages import AgentSnapshot
+from pam_protocol.acd import InboundDemand
+from pam_protocol.messages import AgentSnapshot
 
 Direction = Literal["inbound", "outbound"]
 Action = Literal["inbound", "outbound", "hold"]

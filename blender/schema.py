@@ -13,9 +13,9 @@ from typing import Any
 
 import msgspec
 
-from blender.messages import InboundDemand
 from blender.policy import PolicyConfig
-from pam_service.docsync import splice, sync
+from pam_protocol.acd import InboundDemand
+from pam_protocol.docsync import splice, sync
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "blender.md"
 BEGIN = "<!-- BEGIN GENERATED: python -m blender.schema -->"

@@ -26,10 +26,10 @@ from aiormq.exceptions import (
 from prometheus_client import REGISTRY, start_http_server
 from redis.exceptions import RedisClusterException
 
-from pam_service import runloop, topology
+from pam_protocol import runloop, topology
+from pam_protocol.client import amqp_url_problem, connect_problem, redact
+from pam_protocol.logs import setup
 from pam_service.auth import Policy
-from pam_service.client import amqp_url_problem, connect_problem, redact
-from pam_service.logs import setup
 from pam_service.metrics import AgentsByState
 from pam_service.service import PamService, Settings
 from pam_service.store import connect_redis
@@ -177,7 +177,7 @@ def start_problem(e: BaseException, url: str) -> str | None:
                 f"(as in infra/rabbitmq/definitions.json)")
     if isinstance(e, ChannelPreconditionFailed):
         return (f"RabbitMQ refused PAM's declarations on vhost {vhost!r}: {e}; a queue or "
-                f"exchange exists there with other arguments than pam_service/topology.py "
+                f"exchange exists there with other arguments than pam_protocol/topology.py "
                 f"declares: delete it (rabbitmqctl delete_queue -p {vhost} NAME) or fix the "
                 f"broker's definitions")
     return None

@@ -21,12 +21,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 
 Role = Literal["agent", "supervisor", "blender", "dialer", "admin"]
 ROLES: tuple[Role, ...] = ("agent", "supervisor", "blender", "dialer", "admin")
 
-#: Each role's commands, from the commands' own ``senders`` (pam_service.messages).
+#: Each role's commands, from the commands' own ``senders`` (pam_protocol.messages).
 ALLOWED: dict[Role, frozenset[str]] = {
     role: frozenset(t.__name__ for t in m.COMMAND_TYPES if role in t.senders)
     for role in ROLES if role != "admin"} | {"admin": m.COMMAND_NAMES}

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import msgspec
 from pamqp.commands import Basic
 
-from pam_service import decoding, fate, topology
-from pam_service import messages as m
+from pam_protocol import decoding, topology
+from pam_protocol import messages as m
+from pam_service import fate
 from pam_service.amqp import Outgoing
 from pam_service.auth import Policy
 from pam_service.domain import machine as sm
@@ -33,8 +34,8 @@ _job_enc = msgspec.json.Encoder()
 _EVENT_PROPS = Basic.Properties(content_type="application/json", delivery_mode=2)
 
 
-class CommandFailed(decoding.ApplyFailed):
-    """Applying this delivery's command raised (see decoding.ApplyFailed)."""
+class CommandFailed(fate.ApplyFailed):
+    """Applying this delivery's command raised (see fate.ApplyFailed)."""
 
     def __init__(self, msg: Delivery, error: Exception) -> None:
         super().__init__("BadRequest", "PAM could not apply this command (an internal error, "

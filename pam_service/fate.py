@@ -3,8 +3,8 @@
 A delivery is acked (with its reply, if it asked for one), dead-lettered with a reason
 (and acked), held and tried again, requeued, or dropped (its channel closed: the
 broker redelivers it). The outcome of handling it, or the exception that handling it
-raised, decides which (pam_service.decoding has the exception hierarchy: ``Poison``
-is the message's fault, :func:`decoding.is_retryable` names what is worth a retry).
+raised, decides which: ``decoding.Poison`` (bad input, or :class:`ApplyFailed`) is the
+message's fault and never retried; :func:`is_retryable` names the failures worth a retry.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 import enum
 from typing import Any, Protocol
 
-import aio_pika
-from aio_pika.abc import AbstractExchange
 from pamqp.commands import Basic
+from redis import exceptions as redis_errors
 
-from pam_service import decoding
-from pam_service import messages as m
+from pam_protocol import decoding, topology
+from pam_protocol import messages as m
+from pam_protocol.topology import DLX
 from pam_service.amqp import Outgoing
-from pam_service.topology import DLX
+from pam_service.store import Conflict, Fenced
 
 
 class Delivery(Protocol):
@@ -45,6 +45,26 @@ class Delivery(Protocol):
     def expiration(self) -> Any: ...
     @property
     def redelivered(self) -> bool | None: ...
+
+
+class ApplyFailed(decoding.Poison):
+    """Applying a well-formed command raised: a PAM defect that this command sets off.
+    The command is rejected and dead-lettered (for the operator and the bug report);
+    the zone is reloaded from Redis, so nothing it half-changed survives."""
+
+
+class Retryable(Exception):
+    """Not the message's fault: hold the delivery and try again."""
+
+
+def is_retryable(e: BaseException) -> bool:
+    """Whether a failure while handling a delivery is worth another try."""
+    if isinstance(e, decoding.Poison):
+        return False
+    if isinstance(e, Retryable | OSError | TimeoutError):
+        return True
+    return isinstance(e, redis_errors.ConnectionError | redis_errors.TimeoutError
+                      | Fenced | Conflict)
 
 
 class Fate(enum.StrEnum):
@@ -82,26 +102,8 @@ def of_error(e: BaseException, attempt: int, retries: int | None) -> Fate:
     return Fate.RETRY
 
 
-def dead_letter_headers(msg: Delivery, reason: str) -> dict[str, Any]:
-    """A dead letter's headers: the delivery's own, why (``x-pam-reason``) and where it
-    came from (``x-pam-zone``, its routing key)."""
-    headers = dict(msg.headers or {})
-    headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
-    return headers
-
-
 def dead_letter_out(msg: Delivery, reason: str) -> Outgoing:
     """A dead letter for ``pam.dlx``, to go out in a batch's one write (pam_service.amqp)."""
     return (DLX, msg.routing_key or "", Basic.Properties(
-        headers=dead_letter_headers(msg, reason), message_id=msg.message_id,
+        headers=topology.dead_letter_headers(msg, reason), message_id=msg.message_id,
         content_type=msg.content_type, delivery_mode=2), msg.body)
-
-
-async def dead_letter(dlx: AbstractExchange, msg: Delivery, reason: str) -> None:
-    """Publish one delivery to ``pam.dead`` with :func:`dead_letter_headers`; the caller
-    then acks it."""
-    await dlx.publish(
-        aio_pika.Message(msg.body, headers=dead_letter_headers(msg, reason),
-                         message_id=msg.message_id, content_type=msg.content_type,
-                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key=msg.routing_key or "")

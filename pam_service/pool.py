@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import dispatcher_rs
+from pam_protocol.messages import Agent, JobTask, Skill
 from pam_service.domain.zone import Allocator, Pool
-from pam_service.messages import Agent, JobTask, Skill
 
 # State codes: the index of each wire name in the crate's tables (cheaper over FFI).
 _A = {s: i for i, s in enumerate(dispatcher_rs.AGENT_STATES)}

@@ -20,8 +20,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from pam_service import decoding, topology
-from pam_service import messages as m
+from pam_protocol import decoding, topology
+from pam_protocol import messages as m
 from pam_service.auth import Policy
 from pam_service.pool import default_allocator_factory, default_pool_factory
 from pam_service.store import (

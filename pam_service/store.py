@@ -19,7 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import NoScriptError
 
-from pam_service.messages import Agent, JobTask
+from pam_protocol.messages import Agent, JobTask
 
 # A batch commit: fence check, dedup check, version check, then every write, the
 # dedup records and the outbox entries. One script, so a crash cannot split them.

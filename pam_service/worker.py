@@ -47,12 +47,12 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import ChannelInvalidStateError
 
+from pam_protocol import messages as m
+from pam_protocol import topology
 from pam_service import batch as bs
-from pam_service import fate, metrics, topology
-from pam_service import messages as m
+from pam_service import fate, metrics
 from pam_service.amqp import Outgoing, enqueue_many, publish_many
 from pam_service.batch import CommandFailed
-from pam_service.decoding import is_retryable
 from pam_service.dedup import CommittedIds
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Zone
@@ -393,7 +393,7 @@ class ZoneWorker:
         elif isinstance(e, Fenced | Conflict):
             self.fenced += 1
             self.drop(f"{type(e).__name__}: {e}")
-        elif is_retryable(e):
+        elif fate.is_retryable(e):
             log.error("redis unavailable; will retry", extra={
                 "zone": self.name, "error": str(e)})
             self.drop("redis unavailable")

@@ -32,8 +32,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from pam_service import messages as m
-from pam_service.client import ReplyTimeout, UnknownZone, connect_problem
+from pam_protocol import messages as m
+from pam_protocol.client import ReplyTimeout, UnknownZone, connect_problem
 from supervisor_api.client import SupervisorClient, ZoneWatch
 from supervisor_api.errors import CommandRejected
 from supervisor_api.reports import cli as report_cli

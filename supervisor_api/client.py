@@ -7,7 +7,7 @@
         async for ev in sup.watch("z1"):              # AgentStateChanged and Alarm
             ...
 
-Only ``pam_service.client`` and ``pam_service.messages`` are used: supervisor tools are
+Only ``pam_protocol.client`` and ``pam_protocol.messages`` are used: supervisor tools are
 users of PAM, like a desktop.
 """
 
@@ -16,9 +16,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from pam_service import messages as m
-from pam_service.client import EventStream, PamClient
-from pam_service.topology import ON_BEHALF_OF
+from pam_protocol import messages as m
+from pam_protocol.client import EventStream, PamClient
+from pam_protocol.topology import ON_BEHALF_OF
 from supervisor_api.errors import CommandRejected
 
 WatchEvent = m.AgentStateChanged | m.Alarm

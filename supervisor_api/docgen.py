@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pam_service.docsync import splice, sync
+from pam_protocol.docsync import splice, sync
 from supervisor_api.errors import EXPLANATIONS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "supervisor.md"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, get_args
 
-from pam_service import messages as m
-from pam_service.client import PamError
+from pam_protocol import messages as m
+from pam_protocol.client import PamError
 
 
 class Explanation(NamedTuple):

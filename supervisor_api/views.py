@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 
 AGENT_STYLE = {"Ready": "green", "Busy": "yellow", "WorkNotReady": "cyan",
                "NotReady": "red", "PendingNotReady": "magenta", "PendingLogout": "magenta",

@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from pam_service import messages as m
-from pam_service import topology
+from pam_protocol import messages as m
+from pam_protocol import topology
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "docs" / "schemas" / "protocol.schema.json"

@@ -10,9 +10,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pam_service.docsync import sync
+from pam_protocol.docsync import sync
+from pam_protocol.states import AgentState, CallState, JobState
 from pam_service.domain import machine as sm
-from pam_service.domain.states import AgentState, CallState, JobState
 
 BEGIN = "<!-- BEGIN GENERATED: tools/render_state_diagram.py -->"
 END = "<!-- END GENERATED -->"

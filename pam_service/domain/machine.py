@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from pam_service import messages as m
-from pam_service.domain.states import (
+from pam_protocol import messages as m
+from pam_protocol.messages import Agent, JobTask, RejectCode
+from pam_protocol.states import (
     BUSY_CALL_STATES,
     WORK_CALL_STATES,
     AgentState,
@@ -36,7 +37,6 @@ from pam_service.domain.states import (
     JobState,
     work_agent_state,
 )
-from pam_service.messages import Agent, JobTask, RejectCode
 
 A = AgentState
 C = CallState

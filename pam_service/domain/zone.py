@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from pam_service import messages as m
+from pam_protocol import messages as m
+from pam_protocol.messages import Agent, JobTask
+from pam_protocol.states import AgentState, CallState, JobState
 from pam_service.domain import machine as sm
-from pam_service.domain.states import AgentState, CallState, JobState
-from pam_service.messages import Agent, JobTask
 
 A = AgentState
 C = CallState

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 from msgspec import Struct
 
-from pam_service import messages as m
-from pam_service.domain.states import AgentState as A
-from pam_service.domain.states import CallState as C
+from pam_protocol import messages as m
+from pam_protocol.states import AgentState as A
+from pam_protocol.states import CallState as C
 
 # Activity names as POM's Agent Activity Details report prints them.
 LOGIN = "Login"

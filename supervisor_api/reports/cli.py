@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pam_service.client import redact
+from pam_protocol.client import redact
 from supervisor_api.reports.activity import report_span, time_zone, to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url

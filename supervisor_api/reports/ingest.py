@@ -31,8 +31,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from pam_service import decoding, fate, topology
-from pam_service import messages as m
+from pam_protocol import decoding, topology
+from pam_protocol import messages as m
 from supervisor_api.reports.store import ReportStore
 
 log = logging.getLogger("pam.reports")
@@ -94,7 +94,7 @@ class ReportIngester:
     async def _dead_letter(self, msg: AbstractIncomingMessage, reason: str) -> None:
         assert self.topo is not None
         try:
-            await fate.dead_letter(self.topo.dlx, msg, reason)
+            await topology.dead_letter(self.topo.dlx, msg, reason)
             await msg.ack()
         except Exception as e:  # the channel died: redelivered, and dead-lettered then
             log.warning("dead letter failed; redelivered later", extra={"error": repr(e)})

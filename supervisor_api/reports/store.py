@@ -27,7 +27,7 @@ from typing import Any, Protocol, Self
 
 import msgspec
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.reports.activity import (
     ActivityRow,
     CampaignRow,

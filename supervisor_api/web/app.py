@@ -34,8 +34,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
 
-from pam_service import messages as m
-from pam_service.client import PamError, ReplyTimeout, UnknownZone
+from pam_protocol import messages as m
+from pam_protocol.client import PamError, ReplyTimeout, UnknownZone
 from supervisor_api.client import SupervisorClient
 from supervisor_api.errors import CommandRejected
 from supervisor_api.web import reports_api

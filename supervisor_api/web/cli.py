@@ -23,8 +23,8 @@ import uvicorn
 from rich.console import Console
 from rich.text import Text
 
-from pam_service import logs
-from pam_service.client import connect_problem
+from pam_protocol import logs
+from pam_protocol.client import connect_problem
 from supervisor_api.reports.store import ENV_URL, resolve_url
 from supervisor_api.web.users import Users, UsersError, hash_password
 

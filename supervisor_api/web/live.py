@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from pam_service import messages as m
-from pam_service.client import EventStream, PamError, ReplyTimeout, UnknownZone
+from pam_protocol import messages as m
+from pam_protocol.client import EventStream, PamError, ReplyTimeout, UnknownZone
 from supervisor_api.client import SupervisorClient
 
 log = logging.getLogger("pam.dashboard")

@@ -18,7 +18,7 @@ from litestar import Request, Response, get
 from litestar.exceptions import ClientException
 from litestar.params import FromQuery, QueryParameter
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.reports.activity import (
     ActivityRow,
     CampaignRow,

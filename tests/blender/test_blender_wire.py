@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from blender.acd import DemandPublisher
 from blender.app import BlenderApp
 from blender.config import BlenderConfig
-from blender.messages import InboundDemand
 from blender.policy import PolicyConfig
-from pam_service import messages as m
+from pam_protocol import messages as m
+from pam_protocol.acd import DemandPublisher, InboundDemand
 from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blender.messages import InboundDemand
 from blender.policy import (
     Decision,
     LastMove,
@@ -24,7 +23,8 @@ from blender.policy import (
     side,
     step_cap,
 )
-from pam_service import messages as m
+from pam_protocol import messages as m
+from pam_protocol.acd import InboundDemand
 
 T0 = 1_800_000_000.0
 

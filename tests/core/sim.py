@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dispatcher_rs
-from pam_service import messages as m
+from pam_protocol import messages as m
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Result, Zone
 

@@ -10,7 +10,7 @@ from hypothesis.stateful import invariant
 
 import dispatcher_rs
 from dispatcher_rs import reference
-from pam_service import messages as m
+from pam_protocol import messages as m
 from pam_service.domain.zone import Zone
 from tests.core.sim import Sim
 from tests.core.test_hypothesis import AgentMachine

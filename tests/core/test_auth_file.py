@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from pam_service.auth import Policy
 
 

@@ -12,13 +12,14 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from dispatcher_rs import Allocator
+from pam_protocol import decoding
+from pam_protocol import messages as m
+from pam_protocol.messages import Agent, JobTask
 from pam_service import batch as bs
-from pam_service import decoding, fate
-from pam_service import messages as m
+from pam_service import fate
 from pam_service.auth import Policy
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Zone
-from pam_service.messages import Agent, JobTask
 from pam_service.pool import RustPool
 from pam_service.store import Committed
 
@@ -184,5 +185,5 @@ def test_failures_other_than_poison_are_retried_then_requeued() -> None:
     assert fate.of_error(ValueError("bug"), 0, 3) is fate.Fate.RETRY
     assert fate.of_error(OSError("db away"), 10_000, None) is fate.Fate.RETRY
     assert fate.of_error(decoding.BadInput("BadRequest", "x"), 0, None) is fate.Fate.DEAD_LETTER
-    assert decoding.is_retryable(RedisConnectionError("gone"))
-    assert not decoding.is_retryable(ValueError("bug"))
+    assert fate.is_retryable(RedisConnectionError("gone"))
+    assert not fate.is_retryable(ValueError("bug"))

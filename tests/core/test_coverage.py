@@ -11,9 +11,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from pam_service import messages as m
+from pam_protocol import messages as m
+from pam_protocol.states import AgentState, CallState, JobState, consistent
 from pam_service.domain import machine as sm
-from pam_service.domain.states import AgentState, CallState, JobState, consistent
 
 PROTOCOL_COMMANDS = {
     "Login", "Ready", "NotReady", "Logout", "PendingLogout", "PreviewDial", "PreviewCancel",

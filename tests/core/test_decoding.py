@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pam_service import decoding
-from pam_service import messages as m
-from pam_service.examples import COMMAND_EXAMPLES, example
+from pam_protocol import decoding
+from pam_protocol import messages as m
+from pam_protocol.examples import COMMAND_EXAMPLES, example
 
 CODES = {"BadRequest", "UnknownCommand"}
 

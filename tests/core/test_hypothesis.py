@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from pam_service import messages as m
-from pam_service.domain.states import AgentState, CallState, consistent
+from pam_protocol import messages as m
+from pam_protocol.states import AgentState, CallState, consistent
 from pam_service.pool import RustPool
 from tests.core.sim import CODES, Sim
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from pam_service.domain import machine as sm
 from tests.core.sim import Sim
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from tests.core.sim import Sim
 
 

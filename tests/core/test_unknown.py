@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from pam_service.domain import machine as sm
 from tests.core.sim import T0, Sim
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.ha.harness import Cluster
+from bench.harness import Cluster
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """PAM under faults: two instances, a load, one fault each; then every command is
 answered, applied exactly once, announced without gaps, and Redis equals the model
-(see tests/ha/harness.py for what is checked)."""
+(see bench/harness.py for what is checked)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-from tests.ha.harness import Cluster, check, close_connections, connections, read_zone, until
+from bench.harness import Cluster, check, close_connections, connections, read_zone, until
 
 MakeCluster = Callable[..., Awaitable[Cluster]]
 Record = Callable[[str, object], None]

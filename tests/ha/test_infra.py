@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pam_service import topology
+from pam_protocol import topology
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 SERVICES = ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "redis-1", "redis-2", "redis-3",

@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 
-from pam_service import messages as m
-from pam_service.client import PamClient
-from pam_service.store import connect_redis
-from tests.ha.harness import (
+from bench.harness import (
     REDIS,
     Instance,
     RedisServer,
@@ -26,6 +23,9 @@ from tests.ha.harness import (
     read_zone,
     until,
 )
+from pam_protocol import messages as m
+from pam_protocol.client import PamClient
+from pam_service.store import connect_redis
 
 
 async def test_instances_preferring_different_zones_are_their_active_consumers(

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from pam_service import messages as m
-from pam_service.domain.states import AgentState, CallState, JobState
-from pam_service.loadtest.checkers import Checker
-from pam_service.loadtest.config import load
+from pam_loadtest.checkers import Checker
+from pam_loadtest.config import load
+from pam_protocol import messages as m
+from pam_protocol.states import AgentState, CallState, JobState
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -15,17 +15,17 @@ from typing import Any
 import aio_pika
 import pytest
 
-from pam_service import topology
-from tests.ha.harness import free_port
+from bench.harness import free_port
+from pam_protocol import topology
 from tests.service.conftest import AMQP, Pam
 
-# pam_service.loadtest.__main__: the meanings pam-supervisor gives them, where they apply
+# pam_loadtest.__main__: the meanings pam-supervisor gives them, where they apply
 EXIT_OK, EXIT_USAGE, EXIT_UNKNOWN_ZONE, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_JOB_REFUSED = (
     0, 2, 3, 4, 5, 6)
 
 
 def argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pam_service.loadtest", "--quiet", *args]
+    return [sys.executable, "-m", "pam_loadtest", "--quiet", *args]
 
 
 def env() -> dict[str, str]:
@@ -163,7 +163,7 @@ async def test_a_run_shorter_than_a_sample_still_gives_its_summary_and_chart(
 
 
 def test_help_lists_the_exit_statuses() -> None:
-    proc = subprocess.run([sys.executable, "-m", "pam_service.loadtest", "--help"],
+    proc = subprocess.run([sys.executable, "-m", "pam_loadtest", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     for line in ("0    the run had no errors", "1    the run had errors or violations",

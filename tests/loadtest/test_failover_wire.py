@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from pam_service import messages as m
-from pam_service.loadtest.config import Demand, Desktop, Scenario
-from pam_service.loadtest.sim import LoadTest
+from pam_loadtest.config import Demand, Desktop, Scenario
+from pam_loadtest.sim import LoadTest
+from pam_protocol import messages as m
 from tests.service.conftest import Pam, eventually
 
 

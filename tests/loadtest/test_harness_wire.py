@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pam_service.loadtest.config import Demand, Desktop, Scenario
-from pam_service.loadtest.sim import LoadTest
+from pam_loadtest.config import Demand, Desktop, Scenario
+from pam_loadtest.sim import LoadTest
 from tests.service.conftest import Pam
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pam_service.messages import EXTERNAL_TRANSFER_CODE
+from pam_protocol.messages import EXTERNAL_TRANSFER_CODE
 from supervisor_api.reports.activity import ActivityRow, CampaignRow, CodeCount, SummaryRow
 from tests.reports.recording import t
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dispatcher_rs
-from pam_service import messages as m
+from pam_protocol import messages as m
 from pam_service.batch import scope_of
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import PyPool, Zone

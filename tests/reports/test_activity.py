@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.reports.activity import (
     ActivityRow,
     CampaignRow,

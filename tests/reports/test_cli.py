@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.cli import Context, amain
 from supervisor_api.reports.activity import to_csv
 from supervisor_api.reports.store import ReportStore

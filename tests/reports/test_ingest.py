@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aio_pika
 
-from pam_service import messages as m
-from pam_service import topology
+from pam_protocol import messages as m
+from pam_protocol import topology
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ReportStore
 from tests.service.conftest import Pam, eventually

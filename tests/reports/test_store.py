@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.reports.store import (
     MIGRATIONS,
     STORED,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from pam_service import messages as m
-from pam_service.client import EventStream, PamClient
+from pam_protocol import messages as m
+from pam_protocol.client import EventStream, PamClient
 from pam_service.service import PamService, Settings
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"

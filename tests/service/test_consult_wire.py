@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from tests.service.conftest import Pam
 from tests.service.test_dispatch import PROGRESSIVE, staff
 

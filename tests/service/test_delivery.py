@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pam_service import messages as m
+from pam_protocol import messages as m
+from pam_protocol.client import PamClient, ReplyTimeout, UnknownZone
 from pam_service.auth import Policy
-from pam_service.client import PamClient, ReplyTimeout, UnknownZone
 from tests.service.conftest import Pam, eventually
 
 

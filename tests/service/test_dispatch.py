@@ -9,8 +9,8 @@ from collections import Counter
 import msgspec
 import pytest
 
-from pam_service import messages as m
-from pam_service.client import PamClient
+from pam_protocol import messages as m
+from pam_protocol.client import PamClient
 from pam_service.service import PamService
 from tests.service.conftest import AMQP, Pam, eventually, rabbitmqctl
 

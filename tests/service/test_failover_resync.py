@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from tests.service.conftest import Pam, eventually
 from tests.service.test_dispatch import PROGRESSIVE, staff
 

@@ -15,9 +15,9 @@ import msgspec
 import pytest
 from aio_pika.abc import AbstractQueue
 
-from pam_service import messages as m
-from pam_service.examples import example, hostile_bodies
-from pam_service.messages import Agent, JobTask
+from pam_protocol import messages as m
+from pam_protocol.examples import example, hostile_bodies
+from pam_protocol.messages import Agent, JobTask
 from pam_service.pool import RustPool
 from tests.service.conftest import Pam
 

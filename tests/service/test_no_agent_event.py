@@ -3,7 +3,7 @@ the job's seq, though nothing else changes (the Campaign Detail report counts it
 
 from __future__ import annotations
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from tests.service.conftest import Pam
 from tests.service.test_dispatch import PROGRESSIVE
 

@@ -2,8 +2,8 @@
 reason, and the consumer goes on with the next good message.
 
 The blender, the dashboard's live view, ``pam-supervisor`` and the load tester all read
-events through :class:`pam_service.client.EventStream` and replies through
-:class:`pam_service.client.PamClient`; the blender also reads demand signals and the
+events through :class:`pam_protocol.client.EventStream` and replies through
+:class:`pam_protocol.client.PamClient`; the blender also reads demand signals and the
 report ingester its own durable queue."""
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from blender.acd import DemandPublisher
 from blender.app import BlenderApp
-from blender.messages import ACD_EXCHANGE, InboundDemand, demand_routing_key
-from pam_service import messages as m
-from pam_service import topology
-from pam_service.client import PamError
+from pam_protocol import messages as m
+from pam_protocol import topology
+from pam_protocol.acd import ACD_EXCHANGE, DemandPublisher, InboundDemand, demand_routing_key
+from pam_protocol.client import PamError
 from supervisor_api.reports.ingest import ReportIngester
 from supervisor_api.reports.store import ReportStore
 from tests.service.conftest import Pam, eventually

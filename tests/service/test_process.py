@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pam_service import messages as m
-from pam_service.client import PamClient
+from bench.harness import free_port
+from pam_protocol import messages as m
+from pam_protocol.client import PamClient
 from pam_service.service import PamService, Settings
-from tests.ha.harness import free_port
 from tests.service.conftest import AMQP, REDIS, rabbitmqctl
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",

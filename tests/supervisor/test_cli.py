@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from rich.console import Console
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.cli import (
     EXIT_REJECTED,
     EXIT_UNKNOWN_ZONE,

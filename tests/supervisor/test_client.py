@@ -9,7 +9,7 @@ import aio_pika
 import msgspec
 import pytest
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.client import SupervisorClient
 from supervisor_api.errors import EXPLANATIONS, CommandRejected, explain
 from supervisor_api.views import LiveAgents, duration, move_outcome, release_outcome

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import uvicorn
 
-from pam_service import messages as m
+from bench.harness import free_port
+from pam_protocol import messages as m
 from supervisor_api.web.app import DashboardSettings, create_app
 from supervisor_api.web.users import Users, WebUser, hash_password
-from tests.ha.harness import free_port
 from tests.service.conftest import Pam, pam, vhost  # noqa: F401
 from tests.service.test_dispatch import PROGRESSIVE, staff
 

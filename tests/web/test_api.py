@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from tests.service.conftest import eventually
 from tests.service.test_dispatch import PROGRESSIVE, staff
 from tests.web.conftest import Dashboard, one_sale

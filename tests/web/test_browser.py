@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 from supervisor_api.web.screenshot import ARGS, CHROMIUM
 from tests.service.test_dispatch import PROGRESSIVE, staff
 from tests.web.conftest import PASSWORD, Dashboard, one_sale

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher
 
-from tests.ha.harness import free_port
+from bench.harness import free_port
 from tests.service.conftest import Pam
 
 CLI = [sys.executable, "-m", "supervisor_api"]

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 
 AVAILABLE = ("Ready", "Idle", "JobAttached")
 

@@ -2,7 +2,7 @@
 
 One tagged union per direction: commands in, replies out, events out. The
 ``type`` field names the struct. Unknown fields are ignored so clients may add
-fields (but the whole body must still be valid UTF-8 JSON: pam_service.decoding);
+fields (but the whole body must still be valid UTF-8 JSON: pam_protocol.decoding);
 a field the contract lists without ``?`` has no default here, so a command
 without it fails decoding, which the service answers with ``Rejected/BadRequest``.
 """
@@ -16,9 +16,9 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 import msgspec
 from msgspec import Meta, Struct
 
-from pam_service.domain.states import AgentState as AgentState
-from pam_service.domain.states import CallState as CallState
-from pam_service.domain.states import JobState as JobState
+from pam_protocol.states import AgentState as AgentState
+from pam_protocol.states import CallState as CallState
+from pam_protocol.states import JobState as JobState
 
 NonEmpty = Annotated[str, Meta(min_length=1, max_length=128)]
 Level = Annotated[int, Meta(ge=0, le=100)]

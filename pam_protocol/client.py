@@ -33,8 +33,8 @@ from aiormq.exceptions import InvalidFrameError, ProbableAuthenticationError, Pu
 from pamqp.commands import Basic
 from yarl import URL
 
-from pam_service import decoding, topology
-from pam_service import messages as m
+from pam_protocol import decoding, topology
+from pam_protocol import messages as m
 
 log = logging.getLogger("pam.client")
 
@@ -221,7 +221,7 @@ class EventStream:
 
     Anything on ``pam.events`` that is not a valid event (a stranger may publish there)
     is dropped, logged with its reason and counted in ``rejected``: it never reaches
-    the consumer, nor stops the stream (pam_service.decoding)."""
+    the consumer, nor stops the stream (pam_protocol.decoding)."""
 
     def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
         self.channel = channel

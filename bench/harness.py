@@ -49,10 +49,10 @@ import redis as redis_sync
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 import dispatcher_rs
-from pam_service import messages as m
-from pam_service import topology
+from pam_protocol import messages as m
+from pam_protocol import topology
+from pam_protocol.client import PamClient, ReplyTimeout
 from pam_service.batch import scope_of
-from pam_service.client import PamClient, ReplyTimeout
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Zone
 from pam_service.pool import RustPool

@@ -6,12 +6,9 @@ dashboard's event stream, ``pam-supervisor``, the load tester) decodes through
 whatever the bytes: the limits are checked before the decoder runs, so no body can
 reach a recursion limit or leave a field unchecked.
 
-The two kinds of failure, which decide a delivery's fate (docs/security.md):
-
-- :class:`Poison`: the message's own fault. Retrying cannot help, so it is answered
-  (or dead-lettered with the reason) and acked at once; it never holds up its queue.
-- :class:`Retryable`: not the message's fault (Redis down, a rival instance). The
-  delivery is held and tried again; :func:`is_retryable` names every such error.
+:class:`Poison` is a message's own fault: retrying cannot help, so it is answered (or
+dead-lettered with the reason) and acked at once; it never holds up its queue (the
+service's other failures, worth a retry, are pam_service.fate's).
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 
 #: Deepest nesting of arrays and objects a command may have (PROTOCOL.md v1.1).
 MAX_DEPTH = 32
@@ -49,29 +46,6 @@ class Poison(Exception):
 
 class BadInput(Poison):
     """The body breaks an input rule: not UTF-8 JSON, too large or deep, invalid fields."""
-
-
-class ApplyFailed(Poison):
-    """Applying a well-formed command raised: a PAM defect that this command sets off.
-    The command is rejected and dead-lettered (for the operator and the bug report);
-    the zone is reloaded from Redis, so nothing it half-changed survives."""
-
-
-class Retryable(Exception):
-    """Not the message's fault: hold the delivery and try again."""
-
-
-def is_retryable(e: BaseException) -> bool:
-    """Whether a failure while handling a delivery is worth another try."""
-    if isinstance(e, Poison):
-        return False
-    if isinstance(e, Retryable | OSError | TimeoutError):
-        return True
-    from redis import exceptions as redis_errors  # imported here: consumers lack Redis
-
-    from pam_service.store import Conflict, Fenced
-    return isinstance(e, redis_errors.ConnectionError | redis_errors.TimeoutError
-                      | Fenced | Conflict)
 
 
 # A JSON string, escapes included (unrolled, so it matches in linear time).

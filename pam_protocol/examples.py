@@ -7,7 +7,7 @@ import json
 import random
 from datetime import UTC, datetime
 
-from pam_service import messages as m
+from pam_protocol import messages as m
 
 _DUE = datetime(2026, 12, 4, 15, 30, tzinfo=UTC)
 _CUSTOMER = {"name": "Ada Lovelace", "phone": "+441234567890", "account": "A-1001"}

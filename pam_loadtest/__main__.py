@@ -22,18 +22,18 @@ from aiormq.exceptions import AMQPError
 from rich.console import Console
 from rich.live import Live
 
-from pam_service import messages as m
-from pam_service import runloop, topology
-from pam_service.client import (
+from pam_loadtest import config, report
+from pam_loadtest.config import Scenario
+from pam_loadtest.sim import LoadTest
+from pam_protocol import messages as m
+from pam_protocol import runloop, topology
+from pam_protocol.client import (
     PamClient,
     ReplyTimeout,
     UnknownZone,
     amqp_url_problem,
     connect_problem,
 )
-from pam_service.loadtest import config, report
-from pam_service.loadtest.config import Scenario
-from pam_service.loadtest.sim import LoadTest
 
 # The meanings pam-supervisor gives its exit codes (supervisor_api/cli.py), where they apply.
 EXIT_OK = 0

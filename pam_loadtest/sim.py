@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pam_service import messages as m
-from pam_service.client import EventStream, PamClient, ReplyTimeout
-from pam_service.loadtest.checkers import Checker
-from pam_service.loadtest.config import Scenario
+from pam_loadtest.checkers import Checker
+from pam_loadtest.config import Scenario
+from pam_protocol import messages as m
+from pam_protocol.client import EventStream, PamClient, ReplyTimeout
 
 EXPECTED_LATE = {"CustomerDisconnected", "NailingEstablished", "NailingDropped", "DialResult"}
 
@@ -517,8 +517,7 @@ class LoadTest:
         if not dm.enabled:
             return
         try:
-            from blender.acd import DemandPublisher
-            from blender.messages import InboundDemand
+            from pam_protocol.acd import DemandPublisher, InboundDemand
         except ImportError:  # pragma: no cover - the blender ships with PAM
             return
         async with await DemandPublisher.connect(self.sc.amqp_url) as acd:

@@ -9,7 +9,7 @@ and PAM stay up until Ctrl-C, to look around). RabbitMQ and Redis must answer (t
 Makefile runs infra/ensure-services.sh first). Each run uses its own RabbitMQ vhost
 and Redis key prefix, removed after.
 
-    python -m pam_service.demo [--agents 300] [--duration 60] [--out out/]
+    python -m pam_loadtest.demo [--agents 300] [--duration 60] [--out out/]
                                [--dashboard-port 8080] [--keep]
 """
 
@@ -135,8 +135,8 @@ def wait_served(amqp_url: str, zones: list[str], timeout: float = 60) -> None:
     """Until every zone answers a GetZoneStatus (an instance consumes it)."""
     import asyncio
 
-    from pam_service import messages as m
-    from pam_service.client import PamClient
+    from pam_protocol import messages as m
+    from pam_protocol.client import PamClient
 
     async def probe() -> None:
         async with await PamClient.connect(amqp_url) as c:
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.duration:.0f} s (metrics of pam-a on http://127.0.0.1:9464/metrics; "
             f"watch it live on {dash_url})")
         lt = subprocess.Popen(
-            [sys.executable, "-m", "pam_service.loadtest", "--agents", str(args.agents),
+            [sys.executable, "-m", "pam_loadtest", "--agents", str(args.agents),
              "--zones", ",".join(zones), "--duration", str(args.duration),
              "--amqp-url", amqp_url, "--json", str(out / "demo.json"),
              "--chart", str(out / "demo.png")])

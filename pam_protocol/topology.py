@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
@@ -71,3 +72,36 @@ async def declare_zone(channel: AbstractChannel, zone: str) -> AbstractQueue:
         })
     await queue.bind(COMMANDS, routing_key=zone)
     return queue
+
+
+class Delivery(Protocol):
+    """What a dead letter is made of (an aio-pika IncomingMessage has it)."""
+
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> Any: ...
+    @property
+    def routing_key(self) -> str | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+
+
+def dead_letter_headers(msg: Delivery, reason: str) -> dict[str, Any]:
+    """A dead letter's headers: the delivery's own, why (``x-pam-reason``) and where it
+    came from (``x-pam-zone``, its routing key)."""
+    headers = dict(msg.headers or {})
+    headers.update({"x-pam-reason": reason, "x-pam-zone": msg.routing_key or ""})
+    return headers
+
+
+async def dead_letter(dlx: AbstractExchange, msg: Delivery, reason: str) -> None:
+    """Publish one delivery to ``pam.dead`` with :func:`dead_letter_headers`; the caller
+    then acks it."""
+    await dlx.publish(
+        aio_pika.Message(msg.body, headers=dead_letter_headers(msg, reason),
+                         message_id=msg.message_id, content_type=msg.content_type,
+                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+        routing_key=msg.routing_key or "")

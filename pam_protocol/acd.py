@@ -1,4 +1,6 @@
-"""The blender's input: the contact center ACD's inbound demand, one message per zone.
+"""The blender's input: the contact center ACD's inbound demand, one message per zone,
+and ``DemandPublisher``, publishing it the way an ACD does (for ACD adapters, demos and
+tests).
 
 The ACD publishes ``InboundDemand`` as JSON on its own durable topic exchange
 (``pam.acd`` by default) with routing key ``demand.<zone>``, persistent or not, as often
@@ -12,9 +14,12 @@ each zone; a signal older than ``max_signal_age_s`` is logged and ignored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from types import TracebackType
+from typing import Annotated, Self
 
+import aio_pika
 import msgspec
+from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 from msgspec import Meta, Struct
 
 #: The exchange and routing-key prefix the ACD publishes on.
@@ -52,3 +57,31 @@ encoder = msgspec.json.Encoder()
 
 def demand_routing_key(zone: str) -> str:
     return f"{DEMAND_KEY_PREFIX}{zone}"
+
+
+class DemandPublisher:
+    def __init__(self, conn: AbstractRobustConnection, exchange: AbstractExchange) -> None:
+        self.conn = conn
+        self.exchange = exchange
+
+    @classmethod
+    async def connect(cls, url: str, exchange: str = ACD_EXCHANGE) -> DemandPublisher:
+        conn = await aio_pika.connect_robust(url)
+        ch = await conn.channel(publisher_confirms=True)
+        ex = await ch.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        return cls(conn, ex)
+
+    async def publish(self, demand: InboundDemand) -> None:
+        await self.exchange.publish(
+            aio_pika.Message(encoder.encode(demand), content_type="application/json"),
+            routing_key=demand_routing_key(demand.zone))
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
