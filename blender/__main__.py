@@ -20,7 +20,7 @@ from blender import config as blender_config
 from blender import logs
 from blender.app import BlenderApp
 from pam_service import runloop
-from pam_service.client import PamError
+from pam_service.client import PamError, with_default_heartbeat
 
 log = logging.getLogger("pam.blender")
 
@@ -53,7 +53,9 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = BlenderApp(zones, args.amqp_url, cfg)
+    # a short heartbeat unless the URL sets one: a frozen blender's consumer is dropped
+    # in seconds (pam_service.client.DEFAULT_HEARTBEAT_S)
+    app = BlenderApp(zones, with_default_heartbeat(args.amqp_url), cfg)
     delay = 0.5
     while True:  # the broker or PAM may not be up yet: keep trying, say so
         try:

@@ -28,7 +28,13 @@ from redis.exceptions import RedisClusterException
 
 from pam_service import runloop, topology
 from pam_service.auth import Policy
-from pam_service.client import amqp_url_problem, connect_problem, redact
+from pam_service.client import (
+    DEFAULT_HEARTBEAT_S,
+    amqp_url_problem,
+    connect_problem,
+    redact,
+    with_default_heartbeat,
+)
 from pam_service.logs import setup
 from pam_service.service import AgentsByState, PamService, Settings
 from pam_service.store import connect_redis
@@ -64,7 +70,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--zones", required=True, help="comma-separated zones to serve, e.g. z1,z2")
     p.add_argument("--amqp-url", default=os.environ.get(
         "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-        help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
+        help=f"RabbitMQ URL, vhost included (env PAM_AMQP_URL); without a heartbeat= "
+             f"parameter, heartbeat={DEFAULT_HEARTBEAT_S} is added (a frozen instance "
+             f"fails over in 2-3 s)")
     p.add_argument("--redis-url", default=os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0"),
                    help="Redis URL (env PAM_REDIS_URL); behind Sentinel: "
                         "redis+sentinel://[:password@]s1:26379,s2:26379/<primary>[/db]")
@@ -185,6 +193,7 @@ def start_problem(e: BaseException, url: str) -> str | None:
 async def run(args: argparse.Namespace) -> int:
     if (why := amqp_url_problem(args.amqp_url)) is not None:
         return fail(f"--amqp-url {why} (--amqp-url or PAM_AMQP_URL)")
+    args.amqp_url = with_default_heartbeat(args.amqp_url)
     zones, why = parse_zones(args.zones)
     if why is not None:
         return fail(why)

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pam_service.client import redact
+from pam_service.client import redact, with_default_heartbeat
 from supervisor_api.reports.activity import report_span, time_zone, to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url
@@ -138,7 +138,8 @@ async def cmd_ingest(args: argparse.Namespace, store: ReportStore, out: Console,
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    ing = ReportIngester(store, args.amqp_url, queue=args.queue, batch_max=args.batch)
+    ing = ReportIngester(store, with_default_heartbeat(args.amqp_url), queue=args.queue,
+                         batch_max=args.batch)
     try:
         await ing.start()
     except Exception as e:
