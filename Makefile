@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUST_SRC := $(shell find dispatcher_rs/src -name '*.rs' 2>/dev/null) dispatcher_rs/Cargo.toml Cargo.lock
 
-.PHONY: test demo setup lock services browser lint typecheck cargo-test pytest diagram docs clean
+.PHONY: test demo setup lock services test-services browser lint typecheck cargo-test pytest diagram docs clean
 
 setup: $(STAMP)
 
@@ -37,8 +37,12 @@ lock:
 	$(BIN)/uv pip compile -q pyproject.toml -c requirements.lock $(LOCK_FLAGS) \
 	  -o requirements-runtime.lock
 
+# RabbitMQ and Redis (the demo's); the tests also need PostgreSQL (the report store's).
 services:
 	@bash infra/ensure-services.sh
+
+test-services:
+	@bash infra/ensure-services.sh --with-postgres
 
 # Chromium for the dashboard's browser tests (Debian's package; Playwright drives it).
 browser:
@@ -54,10 +58,10 @@ typecheck: setup
 cargo-test:
 	cargo test -q -p dispatcher_rs
 
-pytest: setup services browser
+pytest: setup test-services browser
 	$(BIN)/pytest -q
 
-test: setup services browser lint typecheck cargo-test pytest
+test: setup test-services browser lint typecheck cargo-test pytest
 	@echo "make test: all checks passed"
 
 diagram: setup
