@@ -88,6 +88,19 @@ class ReportIngester:
         self._tag = await self.queue.consume(self._inbox.put, no_ack=False)
         log.info("ingesting", extra={"queue": self.queue_name})
 
+    async def not_ready(self) -> str | None:
+        """Why the ingester is not doing its work (``/readyz``), or None: connected to
+        RabbitMQ, consuming its queue, the report store answering."""
+        if self.conn is None or self.conn.is_closed:
+            return "not connected to RabbitMQ"
+        if self._tag is None or self.channel is None or self.channel.is_closed:
+            return f"not consuming queue {self.queue_name}"
+        try:
+            await self.store.schema_version()
+        except Exception as e:
+            return f"the report store does not answer: {e or type(e).__name__}"
+        return None
+
     async def stop(self) -> None:
         """Stop consuming, finish the batch in hand, close. Unacknowledged deliveries go
         back to the queue (the broker keeps them for the next start)."""

@@ -9,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pam_service import messages as m
-from pam_service.client import PamClient
+from pam_service.client import DEFAULT_HEARTBEAT_S, PamClient
 from pam_service.service import PamService, Settings
 from tests.ha.harness import Proxy, RedisServer, amqp_url, free_port, until
+from tests.ops import answers, heartbeats, http_get, says
 from tests.service.conftest import AMQP, REDIS, rabbitmqctl
 
 
@@ -226,20 +227,22 @@ async def test_healthz_and_readyz_follow_rabbitmq_the_zones_and_redis(
     base = f"http://127.0.0.1:{port}"
 
     async def get(path: str) -> tuple[int, str]:
-        return await asyncio.to_thread(_get, base + path)
+        return await asyncio.to_thread(http_get, base + path)
 
-    async def ready_says(status: int, text: str) -> bool:
-        got = await get("/readyz")
-        return got[0] == status and text in got[1]
+    def ready_says(status: int, text: str) -> Awaitable[bool]:
+        return says(base + "/readyz", status, text)
 
     try:
-        await until(lambda: asyncio.to_thread(_answers, base + "/healthz"), 30, "/healthz")
+        await until(lambda: asyncio.to_thread(answers, base + "/healthz"), 30, "/healthz")
         assert await get("/healthz") == (200, "ok\n")
         # RabbitMQ out of reach (pam-service keeps trying): alive, not ready
         await until(lambda: ready_says(503, "not connected to RabbitMQ"), 30, "/readyz 503")
         assert await get("/healthz") == (200, "ok\n")
         await proxy.start()  # it connects and consumes z1 and z2: ready
         await until(lambda: ready_says(200, "ready"), 60, "/readyz 200")
+        # no heartbeat in the URL: pam-service asked for its short default
+        hb = await asyncio.to_thread(heartbeats, vhost)
+        assert set(hb.values()) == {DEFAULT_HEARTBEAT_S}, hb
         metrics = (await get("/metrics"))[1]
         assert 'pam_zone_active{zone="z1"}' in metrics and 'zone="z2"' in metrics
         await asyncio.to_thread(redis.stop)  # Redis gone: not ready, still alive
@@ -251,19 +254,3 @@ async def test_healthz_and_readyz_follow_rabbitmq_the_zones_and_redis(
         await asyncio.wait_for(proc.communicate(), 30)
         await proxy.close()
         await asyncio.to_thread(redis.cleanup)
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return int(r.status), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def _answers(url: str) -> bool:
-    try:
-        _get(url)
-        return True
-    except OSError:
-        return False
