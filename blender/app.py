@@ -110,7 +110,8 @@ class BlenderApp:
         RabbitMQ, following its zones' events and taking the ACD's demand signals."""
         if self.client is None:
             return "not started: RabbitMQ out of reach or no PAM answering for its zones"
-        if self.client.conn.is_closed:
+        # (a robust connection is not "closed" while it reconnects: ask whether it is up)
+        if self.client.conn.is_closed or not self.client.conn.connected.is_set():
             return "not connected to RabbitMQ"
         if self._events is None or self._events.channel.is_closed:
             return "not following the zones' events"

@@ -830,7 +830,8 @@ class PamService:
     async def not_ready(self) -> str | None:
         """Why this instance is not doing its work (``/readyz``), or None: connected to
         RabbitMQ, consuming every zone (as active or standby), Redis answering."""
-        if self.conn is None or self.conn.is_closed:
+        # (a robust connection is not "closed" while it reconnects: ask whether it is up)
+        if self.conn is None or self.conn.is_closed or not self.conn.connected.is_set():
             return "not connected to RabbitMQ"
         idle = [w.name for w in self.workers.values()
                 if w.consumer_tag is None or w.channel is None or w.channel.is_closed]

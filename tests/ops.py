@@ -28,7 +28,12 @@ def answers(url: str) -> bool:
 
 
 async def says(url: str, status: int, text: str) -> bool:
-    got = await asyncio.to_thread(http_get, url)
+    """Whether ``url`` answers ``status`` with ``text`` in the body (False while nothing
+    listens there yet)."""
+    try:
+        got = await asyncio.to_thread(http_get, url)
+    except OSError:
+        return False
     return got[0] == status and text in got[1]
 
 

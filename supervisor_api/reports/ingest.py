@@ -91,7 +91,8 @@ class ReportIngester:
     async def not_ready(self) -> str | None:
         """Why the ingester is not doing its work (``/readyz``), or None: connected to
         RabbitMQ, consuming its queue, the report store answering."""
-        if self.conn is None or self.conn.is_closed:
+        # (a robust connection is not "closed" while it reconnects: ask whether it is up)
+        if self.conn is None or self.conn.is_closed or not self.conn.connected.is_set():
             return "not connected to RabbitMQ"
         if self._tag is None or self.channel is None or self.channel.is_closed:
             return f"not consuming queue {self.queue_name}"

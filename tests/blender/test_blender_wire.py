@@ -179,7 +179,8 @@ async def test_pam_blender_healthz_and_readyz_follow_its_connection(pam: Pam) ->
         assert set((await asyncio.to_thread(heartbeats, vhost)).values()) >= {
             DEFAULT_HEARTBEAT_S}
         await proxy.cut()  # the connection drops: alive, not ready
-        await until(lambda: says(base + "/readyz", 503, "not"), 30, "/readyz 503 again")
+        await until(lambda: says(base + "/readyz", 503, "not connected to RabbitMQ"), 30,
+                    "/readyz 503 again")
         assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
     finally:
         proc.send_signal(signal.SIGTERM)
