@@ -939,12 +939,14 @@ class Cluster:
     through one :class:`Proxy`) or ``"each"`` (one proxy per instance).
     ``private_redis``: a :class:`RedisServer` of its own (to restart it).
     ``sentinel``: a :class:`SentinelRedis` of its own; the instances use the Sentinel
-    and WAIT for the replica after every commit."""
+    and WAIT for the replica after every commit.
+    ``heartbeat``: the AMQP heartbeat in the instances' URL; None: a URL without a query,
+    as pam-service's defaults (it then adds its own default heartbeat)."""
 
     logdir: Path
     proxy: str = "none"
     private_redis: bool = False
-    heartbeat: int = 5
+    heartbeat: int | None = 5
     zone: str = "z1"
     vhost: str = ""
     prefix: str = ""
@@ -982,9 +984,10 @@ class Cluster:
                 self.proxies.append(p)
             if self.proxies:
                 port = self.proxies[-1].port
+            query = ({} if self.heartbeat is None
+                     else {"heartbeat": self.heartbeat, "reconnect_interval": 1})
             inst = Instance(f"pam-ha-{i}", zones=self.zone, redis_url=instance_redis,
-                            amqp=amqp_url(self.vhost, port, heartbeat=self.heartbeat,
-                                          reconnect_interval=1),
+                            amqp=amqp_url(self.vhost, port, **query),
                             prefix=self.prefix, logdir=self.logdir, extra=extra)
             self.instances.append(inst)
             inst.start()

@@ -1,6 +1,7 @@
 """`pam-blender`: move agents between outbound and inbound work as inbound demand changes.
 
     pam-blender --zones z1,z2 [--amqp-url URL] [--config blender.toml] [--log-level info]
+                [--metrics-port 9102 [--metrics-addr 127.0.0.1]]
 
 Reads the ACD's InboundDemand signals (exchange pam.acd, key demand.<zone>) and sends
 BlendToInbound / BlendToOutbound to PAM. One JSON log line per decision on stderr.
@@ -19,8 +20,8 @@ import sys
 from blender import config as blender_config
 from blender import logs
 from blender.app import BlenderApp
-from pam_protocol import runloop
-from pam_protocol.client import PamError
+from pam_protocol import health, runloop
+from pam_protocol.client import PamError, with_default_heartbeat
 
 log = logging.getLogger("pam.blender")
 
@@ -35,6 +36,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=os.environ.get("PAM_BLENDER_CONFIG"),
                    help="policy file (TOML, see docs/blender.md); default: built-in figures "
                         "(env PAM_BLENDER_CONFIG)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve /metrics, /healthz and /readyz on this port (default: none)")
+    p.add_argument("--metrics-addr", default=os.environ.get("PAM_METRICS_ADDR", "127.0.0.1"),
+                   help="address of that listener (env PAM_METRICS_ADDR; default 127.0.0.1)")
     p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -53,7 +58,19 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = BlenderApp(zones, args.amqp_url, cfg)
+    # a short heartbeat unless the URL sets one: a frozen blender's consumer is dropped
+    # in seconds (pam_protocol.client.DEFAULT_HEARTBEAT_S)
+    app = BlenderApp(zones, with_default_heartbeat(args.amqp_url), cfg)
+    readiness = health.Readiness(app.not_ready)
+    if args.metrics_port:
+        try:
+            health.serve(args.metrics_addr, args.metrics_port, readiness)
+        except OSError as e:
+            print(f"pam-blender: cannot serve metrics on {args.metrics_addr}:"
+                  f"{args.metrics_port}: {e}; choose another --metrics-port or --metrics-addr",
+                  file=sys.stderr)
+            return 2
+        readiness.start()
     delay = 0.5
     while True:  # the broker or PAM may not be up yet: keep trying, say so
         try:
@@ -63,11 +80,13 @@ async def run(args: argparse.Namespace) -> int:
             log.error("cannot start; retrying", extra={"error": str(e), "retry_s": delay})
             try:
                 await asyncio.wait_for(stop.wait(), delay)
+                await readiness.stop()
                 return 0
             except TimeoutError:
                 delay = min(delay * 2, 10)
     await stop.wait()
     log.info("stopping (signal)", extra={"decisions": app.decisions})
+    await readiness.stop()
     await app.stop()
     return 0
 

@@ -108,6 +108,20 @@ class BlenderApp:
             "zones": self.zones, "exchange": self.config.acd.exchange,
             "agents": {z: len(a) for z, a in self.agents.items()}})
 
+    async def not_ready(self) -> str | None:
+        """Why the blender is not doing its work (``/readyz``), or None: connected to
+        RabbitMQ, following its zones' events and taking the ACD's demand signals."""
+        if self.client is None:
+            return "not started: RabbitMQ out of reach or no PAM answering for its zones"
+        # (a robust connection is not "closed" while it reconnects: ask whether it is up)
+        if self.client.conn.is_closed or not self.client.conn.connected.is_set():
+            return "not connected to RabbitMQ"
+        if self._events is None or self._events.channel.is_closed:
+            return "not following the zones' events"
+        if self._acd_queue is None or self._acd_channel is None or self._acd_channel.is_closed:
+            return "not taking the ACD's demand signals"
+        return None
+
     async def stop(self) -> None:
         """Stop taking signals, finish the decision in flight, disconnect."""
         if self._acd_channel is not None:

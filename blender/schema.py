@@ -15,7 +15,7 @@ import msgspec
 
 from blender.policy import PolicyConfig
 from pam_protocol.acd import InboundDemand
-from pam_protocol.docsync import splice, sync
+from pam_protocol.docsync import clean_docstrings, splice, sync
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "blender.md"
 BEGIN = "<!-- BEGIN GENERATED: python -m blender.schema -->"
@@ -24,12 +24,13 @@ END = "<!-- END GENERATED -->"
 
 def demand_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of ``InboundDemand``."""
-    schema = msgspec.json.schema(InboundDemand)
+    schema = clean_docstrings(msgspec.json.schema(InboundDemand))
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def policy_table() -> str:
-    props = msgspec.json.schema(PolicyConfig)["$defs"]["PolicyConfig"]["properties"]
+    props = clean_docstrings(msgspec.json.schema(PolicyConfig))["$defs"]["PolicyConfig"][
+        "properties"]
     rows = ["| figure | default | meaning |", "|---|---|---|"]
     for name, p in props.items():
         default = json.dumps(p["default"])

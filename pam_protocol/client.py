@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import (
@@ -68,6 +68,24 @@ def amqp_url_problem(url: str) -> str | None:
         return (f"{redact(url)}: a RabbitMQ URL starts with amqp:// or amqps://, "
                 f"e.g. amqp://guest:guest@127.0.0.1:5672/")
     return None
+
+
+#: The AMQP heartbeat (seconds) the long-running services ask for when their URL sets
+#: none. RabbitMQ drops a connection that sent nothing for two to three heartbeats, so a
+#: frozen active instance (SIGSTOP, a paused VM) hands its zones to a standby 2-3 s after
+#: it froze, instead of the broker's 60 s default (2-3 minutes). A stall of a live
+#: instance longer than that costs one takeover, which fencing makes safe.
+#: docs/deployment.md, "Connection settings".
+DEFAULT_HEARTBEAT_S = 1
+
+
+def with_default_heartbeat(url: str, seconds: int = DEFAULT_HEARTBEAT_S) -> str:
+    """``url`` with ``heartbeat=<seconds>`` added to its query, unless it sets one."""
+    parts = urlsplit(url)
+    if any(kv.split("=", 1)[0] == "heartbeat" for kv in parts.query.split("&")):
+        return url
+    query = f"{parts.query}&heartbeat={seconds}" if parts.query else f"heartbeat={seconds}"
+    return urlunsplit(parts._replace(query=query))
 
 
 def connect_problem(e: BaseException, url: str) -> tuple[str, bool]:

@@ -6,9 +6,24 @@ returns it markers included, so the document reads the same before and after.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+
+def clean_docstrings(schema: Any) -> Any:
+    """``schema`` (a JSON Schema as dicts and lists) with every ``title`` and ``description``
+    string dedented as :func:`inspect.cleandoc` does: msgspec copies class docstrings into
+    them, and its versions differ in whether they strip the indentation (0.23 does, 0.22
+    does not), so generated documents must not depend on that choice."""
+    if isinstance(schema, dict):
+        return {k: inspect.cleandoc(v) if k in ("title", "description") and isinstance(v, str)
+                else clean_docstrings(v) for k, v in schema.items()}
+    if isinstance(schema, list | tuple):  # tuple: what msgspec.json.schema_components returns
+        return type(schema)(clean_docstrings(v) for v in schema)
+    return schema
 
 
 def splice(text: str, begin: str, end: str, section: str, where: str = "document") -> str:

@@ -1,7 +1,7 @@
 """`pam-service`: serve zones from RabbitMQ, state in Redis.
 
     pam-service --zones z1,z2 [--prefer z1] [--amqp-url URL] [--redis-url URL]
-                [--metrics-port 9100]
+                [--metrics-port 9100 [--metrics-addr 127.0.0.1]]
 """
 
 from __future__ import annotations
@@ -23,11 +23,17 @@ from aiormq.exceptions import (
     InvalidFrameError,
     ProbableAuthenticationError,
 )
-from prometheus_client import REGISTRY, start_http_server
+from prometheus_client import REGISTRY
 from redis.exceptions import RedisClusterException
 
-from pam_protocol import runloop, topology
-from pam_protocol.client import amqp_url_problem, connect_problem, redact
+from pam_protocol import health, runloop, topology
+from pam_protocol.client import (
+    DEFAULT_HEARTBEAT_S,
+    amqp_url_problem,
+    connect_problem,
+    redact,
+    with_default_heartbeat,
+)
 from pam_protocol.logs import setup
 from pam_service.auth import Policy
 from pam_service.metrics import AgentsByState
@@ -65,7 +71,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--zones", required=True, help="comma-separated zones to serve, e.g. z1,z2")
     p.add_argument("--amqp-url", default=os.environ.get(
         "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-        help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
+        help=f"RabbitMQ URL, vhost included (env PAM_AMQP_URL); without a heartbeat= "
+             f"parameter, heartbeat={DEFAULT_HEARTBEAT_S} is added (a frozen instance "
+             f"fails over in 2-3 s)")
     p.add_argument("--redis-url", default=os.environ.get("PAM_REDIS_URL", "redis://127.0.0.1:6379/0"),
                    help="Redis URL (env PAM_REDIS_URL); behind Sentinel: "
                         "redis+sentinel://[:password@]s1:26379,s2:26379/<primary>[/db]")
@@ -80,7 +88,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prefer-delay", type=float, default=5.0,
                    help="seconds before consuming the zones outside --prefer (default 5)")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve Prometheus metrics on this port")
+                   help="serve /metrics (Prometheus), /healthz and /readyz on this port "
+                        "(default: none)")
+    p.add_argument("--metrics-addr", default=os.environ.get("PAM_METRICS_ADDR", "127.0.0.1"),
+                   help="address of that listener, e.g. 0.0.0.0 for a scraper on another "
+                        "host (env PAM_METRICS_ADDR; default 127.0.0.1)")
     p.add_argument("--instance", default=f"pam-{os.getpid()}", help="name in logs and the broker")
     p.add_argument("--callback-due-utc", action="store_true",
                    help="TimeZonePendingCallbackDueTime=UTC: callback due times as UTC")
@@ -186,6 +198,7 @@ def start_problem(e: BaseException, url: str) -> str | None:
 async def run(args: argparse.Namespace) -> int:
     if (why := amqp_url_problem(args.amqp_url)) is not None:
         return fail(f"--amqp-url {why} (--amqp-url or PAM_AMQP_URL)")
+    args.amqp_url = with_default_heartbeat(args.amqp_url)
     zones, why = parse_zones(args.zones)
     if why is not None:
         return fail(why)
@@ -208,14 +221,16 @@ async def run(args: argparse.Namespace) -> int:
                               resync_timeout_s=args.resync_timeout,
                               redis_wait_replicas=args.redis_wait_replicas,
                               redis_wait_timeout_ms=args.redis_wait_timeout_ms))
+    readiness = health.Readiness(svc.not_ready)
     if args.metrics_port:
         try:
-            start_http_server(args.metrics_port, addr="127.0.0.1")
+            health.serve(args.metrics_addr, args.metrics_port, readiness)
         except OSError as e:
             await svc.redis.aclose()
-            return fail(f"cannot serve metrics on 127.0.0.1:{args.metrics_port}: {e}; "
-                        f"choose another --metrics-port")
+            return fail(f"cannot serve metrics on {args.metrics_addr}:{args.metrics_port}: "
+                        f"{e}; choose another --metrics-port or --metrics-addr")
         REGISTRY.register(AgentsByState(svc.workers))
+        readiness.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -237,11 +252,13 @@ async def run(args: argparse.Namespace) -> int:
             log.error("cannot reach RabbitMQ; retrying", extra={"error": str(e), "retry_s": delay})
             try:
                 await asyncio.wait_for(stop.wait(), delay)
+                await readiness.stop()
                 return EXIT_OK
             except TimeoutError:
                 delay = min(delay * 2, 10)
     await stop.wait()
     log.info("stopping (signal)")
+    await readiness.stop()
     await svc.stop()
     return 0
 

@@ -5,8 +5,9 @@ On a loopback with costly system calls that is most of PAM's CPU per command, an
 broker pays again reading many small segments. :func:`publish_many` does what
 ``basic_publish`` does (a delivery tag and a confirmation future per message, under the
 channel's lock, so tags stay in step with the broker's count) but hands the writer all
-the batch's frames as one payload. It leans on aiormq's channel internals, which
-tests/service/test_amqp_batch.py pins down against the installed aiormq.
+the batch's frames as one payload. It leans on aiormq's channel internals (aiormq has
+no public call that writes several publishes at once), so pyproject.toml pins aiormq's
+exact version and tests/service/test_amqp_batch.py checks those internals against it.
 """
 
 from __future__ import annotations

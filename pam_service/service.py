@@ -136,6 +136,22 @@ class PamService:
             await self._serve(w)
         log.info("consuming the other zones", extra={"zones": [w.name for w in workers]})
 
+    async def not_ready(self) -> str | None:
+        """Why this instance is not doing its work (``/readyz``), or None: connected to
+        RabbitMQ, consuming every zone (as active or standby), Redis answering."""
+        # (a robust connection is not "closed" while it reconnects: ask whether it is up)
+        if self.conn is None or self.conn.is_closed or not self.conn.connected.is_set():
+            return "not connected to RabbitMQ"
+        idle = [w.name for w in self.workers.values()
+                if w.consumer_tag is None or w.channel is None or w.channel.is_closed]
+        if idle:
+            return f"not consuming zone(s) {', '.join(idle)}"
+        try:
+            await self.redis.ping()
+        except Exception as e:
+            return f"Redis does not answer: {e or type(e).__name__}"
+        return None
+
     async def stop(self) -> None:
         """Graceful: tell the desktops, stop consuming, finish what was delivered, flush
         the outbox."""

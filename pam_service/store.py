@@ -90,7 +90,7 @@ def connect_redis(url: str) -> aioredis.Redis:
         raise ValueError(f"{url!r}: name the primary, e.g. redis+sentinel://s1:26379/pam")
     password = unquote(parts.password) if parts.password else None
     db = int(path[1]) if len(path) > 1 else 0
-    sentinel = Sentinel(hosts, socket_timeout=2.0,  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(hosts, socket_timeout=2.0,
                         sentinel_kwargs={"password": password} if password else None)
     primary: aioredis.Redis = sentinel.master_for(path[0], db=db, password=password,
                                                   socket_timeout=5.0)

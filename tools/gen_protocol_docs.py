@@ -14,6 +14,7 @@ import msgspec
 
 from pam_protocol import messages as m
 from pam_protocol import topology
+from pam_protocol.docsync import clean_docstrings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "docs" / "schemas" / "protocol.schema.json"
@@ -23,8 +24,8 @@ UNIONS: dict[str, Any] = {"Command": m.AnyCommand, "Reply": m.AnyReply, "Event":
 
 
 def schema() -> dict[str, Any]:
-    (cmd, rep, ev), components = msgspec.json.schema_components(
-        [m.AnyCommand, m.AnyReply, m.AnyEvent], ref_template="#/$defs/{name}")
+    (cmd, rep, ev), components = clean_docstrings(msgspec.json.schema_components(
+        [m.AnyCommand, m.AnyReply, m.AnyEvent], ref_template="#/$defs/{name}"))
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "PAM wire contract v1",
             "$defs": {**components, "Command": cmd, "Reply": rep, "Event": ev}}
@@ -35,8 +36,8 @@ def _names(union: Any) -> list[str]:
 
 
 def asyncapi() -> dict[str, Any]:
-    (_,), components = msgspec.json.schema_components(
-        [m.AnyCommand | m.AnyReply | m.AnyEvent], ref_template="#/components/schemas/{name}")
+    (_,), components = clean_docstrings(msgspec.json.schema_components(
+        [m.AnyCommand | m.AnyReply | m.AnyEvent], ref_template="#/components/schemas/{name}"))
 
     def msgs(names: list[str]) -> dict[str, Any]:
         return {"oneOf": [{"$ref": f"#/components/messages/{n}"} for n in names]}

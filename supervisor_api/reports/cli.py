@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -27,7 +28,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pam_protocol.client import redact
+from pam_protocol import health
+from pam_protocol.client import redact, with_default_heartbeat
 from supervisor_api.reports.activity import report_span, time_zone, to_csv
 from supervisor_api.reports.ingest import DEFAULT_QUEUE, ReportIngester
 from supervisor_api.reports.store import ENV_URL, ReportStore, resolve_url
@@ -74,6 +76,10 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     ing.add_argument("--queue", default=DEFAULT_QUEUE,
                      help=f"the store's durable queue (default {DEFAULT_QUEUE})")
     ing.add_argument("--batch", type=int, default=500, help="events per write (default 500)")
+    ing.add_argument("--metrics-port", type=int, default=None,
+                     help="serve /metrics, /healthz and /readyz on this port (default: none)")
+    ing.add_argument("--metrics-addr", default=os.environ.get("PAM_METRICS_ADDR", "127.0.0.1"),
+                     help="address of that listener (env PAM_METRICS_ADDR; default 127.0.0.1)")
     db(ing)
     ing.set_defaults(report_handler=cmd_ingest)
 
@@ -154,10 +160,22 @@ async def cmd_ingest(args: argparse.Namespace, store: ReportStore, out: Console,
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    ing = ReportIngester(store, args.amqp_url, queue=args.queue, batch_max=args.batch)
+    ing = ReportIngester(store, with_default_heartbeat(args.amqp_url), queue=args.queue,
+                         batch_max=args.batch)
+    readiness = health.Readiness(ing.not_ready)
+    if args.metrics_port:
+        try:
+            health.serve(args.metrics_addr, args.metrics_port, readiness)
+        except OSError as e:
+            err.print(Text(f"pam-supervisor: cannot serve metrics on {args.metrics_addr}:"
+                           f"{args.metrics_port}: {e}. What to do: choose another "
+                           f"--metrics-port or --metrics-addr."))
+            return EXIT_USAGE
+        readiness.start()
     try:
         await ing.start()
     except Exception as e:
+        await readiness.stop()
         err.print(Text(f"pam-supervisor: cannot reach RabbitMQ at {redact(args.amqp_url)}: "
                        f"{e or type(e).__name__}. What to do: check --amqp-url "
                        f"(or PAM_AMQP_URL) and that RabbitMQ runs."))
@@ -167,6 +185,7 @@ async def cmd_ingest(args: argparse.Namespace, store: ReportStore, out: Console,
     try:
         await stop.wait()
     finally:
+        await readiness.stop()
         await ing.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

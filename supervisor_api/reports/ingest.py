@@ -98,6 +98,19 @@ class ReportIngester:
             await msg.ack()
         except Exception as e:  # the channel died: redelivered, and dead-lettered then
             log.warning("dead letter failed; redelivered later", extra={"error": repr(e)})
+    async def not_ready(self) -> str | None:
+        """Why the ingester is not doing its work (``/readyz``), or None: connected to
+        RabbitMQ, consuming its queue, the report store answering."""
+        # (a robust connection is not "closed" while it reconnects: ask whether it is up)
+        if self.conn is None or self.conn.is_closed or not self.conn.connected.is_set():
+            return "not connected to RabbitMQ"
+        if self._tag is None or self.channel is None or self.channel.is_closed:
+            return f"not consuming queue {self.queue_name}"
+        try:
+            await self.store.schema_version()
+        except Exception as e:
+            return f"the report store does not answer: {e or type(e).__name__}"
+        return None
 
     async def stop(self) -> None:
         """Stop consuming, finish the batch in hand, close. Unacknowledged deliveries go

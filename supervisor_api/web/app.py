@@ -30,7 +30,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import Response, ServerSentEvent, ServerSentEventMessage
 from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
 
@@ -38,6 +38,8 @@ from pam_protocol import messages as m
 from pam_protocol.client import PamError, ReplyTimeout, UnknownZone
 from supervisor_api.client import SupervisorClient
 from supervisor_api.errors import CommandRejected
+from supervisor_api.reports.ingest import ReportIngester
+from supervisor_api.reports.store import ReportStore
 from supervisor_api.web import reports_api
 from supervisor_api.web.access import logged_in, supervisor_only, user_of
 from supervisor_api.web.live import AlarmRow, Board, JobRow, Today, ZoneInfo
@@ -331,6 +333,42 @@ async def move(request: Request[Any, Any, Any], agent_id: FromPath[str],
                                                               on_behalf_of=who))
 
 
+# ---- operations ---------------------------------------------------------------------
+
+@get("/healthz", include_in_schema=False, media_type=MediaType.TEXT)
+async def healthz() -> str:
+    """The process answers (a liveness probe)."""
+    return "ok\n"
+
+
+@get("/readyz", include_in_schema=False, media_type=MediaType.TEXT)
+async def readyz(request: Request[Any, Any, Any]) -> Response[str]:
+    """Connected to RabbitMQ, following the zones, the report store (and its ingester,
+    when this process runs it) answering: 200; else 503 with the reason."""
+    why = await _not_ready(request.app.state)
+    if why is None:
+        return Response("ready\n", status_code=200, media_type=MediaType.TEXT)
+    return Response(f"not ready: {why}\n", status_code=503, media_type=MediaType.TEXT)
+
+
+async def _not_ready(state: Any) -> str | None:
+    board: Board | None = getattr(state, "board", None)
+    if board is None:
+        return "starting"
+    if (why := board.not_ready()) is not None:
+        return why
+    ingester: ReportIngester | None = getattr(state, "ingester", None)
+    if ingester is not None:
+        return await ingester.not_ready()
+    store: ReportStore | None = getattr(state, "store", None)
+    if store is not None:
+        try:
+            await store.schema_version()
+        except Exception as e:
+            return f"the report store does not answer: {e or type(e).__name__}"
+    return None
+
+
 # ---- app ----------------------------------------------------------------------------
 
 def create_app(settings: DashboardSettings) -> Litestar:
@@ -340,6 +378,7 @@ def create_app(settings: DashboardSettings) -> Litestar:
         store, ingester = await reports_api.open_store(settings)
         b = Board(sup, settings.zones, today=reports_api.today_source(store))
         app.state.sup, app.state.board, app.state.store = sup, b, store
+        app.state.ingester = ingester
         try:
             await b.start()
             if ingester is not None:
@@ -362,7 +401,7 @@ def create_app(settings: DashboardSettings) -> Litestar:
                       cookie_secure=settings.secure_cookies)
     app = Litestar(
         route_handlers=[index, login, logout, me, overview, agents, alarms, stream, release,
-                        move, *reports_api.handlers,
+                        move, healthz, readyz, *reports_api.handlers,
                         create_static_files_router(path="/static", directories=[STATIC])],
         lifespan=[lifespan],
         middleware=[sessions.middleware],

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pam_protocol import logs
-from pam_protocol.client import connect_problem
+from pam_protocol.client import connect_problem, with_default_heartbeat
 from supervisor_api.reports.store import ENV_URL, resolve_url
 from supervisor_api.web.users import Users, UsersError, hash_password
 
@@ -79,7 +79,8 @@ async def serve(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(Text(f"pam-supervisor serve: {e}"))
         return EXIT_USAGE
     settings = DashboardSettings(
-        amqp_url=args.amqp_url, zones=zones, users=users, timeout=args.timeout,
+        amqp_url=with_default_heartbeat(args.amqp_url), zones=zones, users=users,
+        timeout=args.timeout,
         reports_url=None if args.no_reports else resolve_url(args.reports_db),
         ingest=not args.no_ingest, secure_cookies=args.secure_cookies,
         thrash_seconds=args.thrash_seconds)

@@ -118,6 +118,17 @@ class Board:
         await asyncio.gather(*(self.snapshot(z) for z in self.zones))
         self.started.set()
 
+    def not_ready(self) -> str | None:
+        """Why the board is not following its zones (``/readyz``), or None."""
+        conn = self.sup.pam.conn
+        if conn.is_closed or not conn.connected.is_set():
+            return "not connected to RabbitMQ"
+        if not self.started.is_set():
+            return "loading the zones"
+        if self._stream is None or self._stream.channel.is_closed:
+            return "not following the zones' events"
+        return None
+
     async def stop(self) -> None:
         for q in list(self._subscribers):  # end the browsers' streams: the server can stop
             while not q.empty():

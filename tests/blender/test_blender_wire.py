@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.harness import Proxy, amqp_url, free_port, until
 from blender.app import BlenderApp
 from blender.config import BlenderConfig
 from blender.policy import PolicyConfig
 from pam_protocol import messages as m
 from pam_protocol.acd import DemandPublisher, InboundDemand
+from pam_protocol.client import DEFAULT_HEARTBEAT_S
+from tests.ops import answers, heartbeats, http_get, says
 from tests.service.conftest import Pam
 
 JOB = m.JobStarted(job_id="J", action_name="call", zone="z1", campaign_type="progressive",
@@ -157,3 +160,32 @@ async def test_pam_blender_process_logs_decisions_as_json_and_stops_on_sigterm(
     assert proc.returncode == 0, err.decode()[-2000:]
     assert b'"stopping (signal)"' in err
 
+
+
+async def test_pam_blender_healthz_and_readyz_follow_its_connection(pam: Pam) -> None:
+    # the blender reaches RabbitMQ through a proxy that does not listen yet
+    vhost = pam.amqp_url.rsplit("/", 1)[1]
+    proxy, port = Proxy(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "blender", "--zones", "z1", "--amqp-url",
+        amqp_url(vhost, proxy.port), "--metrics-port", str(port), "--metrics-addr", "127.0.0.1",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        await until(lambda: asyncio.to_thread(answers, base + "/healthz"), 30, "/healthz")
+        assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
+        await until(lambda: says(base + "/readyz", 503, "not started"), 30, "/readyz 503")
+        await proxy.start()
+        await until(lambda: says(base + "/readyz", 200, "ready"), 60, "/readyz 200")
+        # its URL set no heartbeat: the blender asked for the short default
+        assert set((await asyncio.to_thread(heartbeats, vhost)).values()) >= {
+            DEFAULT_HEARTBEAT_S}
+        await proxy.cut()  # the connection drops: alive, not ready
+        await until(lambda: says(base + "/readyz", 503, "not connected to RabbitMQ"), 30,
+                    "/readyz 503 again")
+        assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        await proxy.close()
+    assert proc.returncode == 0, err.decode()[-2000:]

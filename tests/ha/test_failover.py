@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bench.harness import Cluster, check, close_connections, connections, read_zone, until
 
@@ -76,6 +77,45 @@ async def test_a_stopped_active_instance_is_fenced_when_it_wakes_up(
     assert read_zone(c.redis_url, c.prefix).fence == fence
     rep = await c.finish()
     print(json.dumps(rep.as_dict(), indent=1))
+    assert rep.failures() == {}, rep.details
+    assert victim.alive
+
+
+async def test_a_frozen_instance_with_default_flags_fails_over_while_it_is_still_frozen(
+        make_cluster: MakeCluster, record_property: Record) -> None:
+    # pam-service's defaults: a URL without a query (it adds its short default heartbeat)
+    c = await make_cluster(heartbeat=None)
+    assert c.load is not None
+    assert all("?" not in i.amqp for i in c.instances)
+    await c.load.wait_answers(BEFORE)
+    victim = await c.active()
+    old_tokens = victim.takeovers()
+    t_stop = time.monotonic()
+    victim.sigstop()
+    # the promise (docs/deployment.md): a standby answers for the zone within 6 s of the
+    # freeze, while the frozen instance still holds its connection's place
+    await until(lambda: c.load is not None and c.load.first_reply_after(t_stop) is not None,
+                6, "an answer to a command sent after the freeze")
+    answered_after = c.load.first_reply_after(t_stop)
+    record_property("answer_after_sigstop_s", answered_after)
+    print(f"first answer after SIGSTOP: {answered_after} s")
+    assert victim.proc is not None  # still stopped (state T), not dead:
+    stat = await asyncio.to_thread(Path(f"/proc/{victim.proc.pid}/stat").read_text)
+    assert stat.rsplit(")", 1)[1].split()[0] == "T"
+    holder = c.holder()
+    assert holder is not None and holder is not victim
+    fence = read_zone(c.redis_url, c.prefix).fence
+    await c.load.wait_answers(AFTER)  # the standby serves the load
+    await asyncio.sleep(max(0.0, 20 - (time.monotonic() - t_stop)))  # the 20 s freeze
+    victim.sigcont()
+    # the woken instance reconnects as a standby (its commits would be fenced) ...
+    await until(lambda: names_in(c.vhost, victim.name), 60, "the woken instance reconnecting")
+    await c.load.wait_answers(AFTER)
+    assert victim.takeovers() == old_tokens  # ... and never took the zone back
+    assert read_zone(c.redis_url, c.prefix).fence == fence
+    rep = await c.finish()
+    print(json.dumps(rep.as_dict(), indent=1))
+    # every command answered exactly once, no event lost, Redis equals the model
     assert rep.failures() == {}, rep.details
     assert victim.alive
 

@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from bench.harness import Proxy, amqp_url, free_port, until
 from pam_protocol import messages as m
+from pam_protocol.client import DEFAULT_HEARTBEAT_S
 from supervisor_api.cli import Context, amain
 from supervisor_api.reports.activity import to_csv
 from supervisor_api.reports.store import ReportStore
+from tests.ops import heartbeats, http_get, says
 from tests.reports.expected import A_ROWS, CAMPAIGN, SUMMARY_AT_10
 from tests.reports.recording import morning
 from tests.service.conftest import Pam, eventually
@@ -113,3 +116,32 @@ async def test_purge_keeps_each_agents_last_state_so_later_reports_still_hold(
     assert await report("activity", "A", *span, "--csv") == before
     code, out, _ = await report("purge", "--before", "2026-11-26T09:30:00Z", "--db", url)
     assert code == 0 and "Purged 0 events" in out
+async def test_ingest_healthz_and_readyz_follow_its_connection(pam: Pam, tmp_path: Path) -> None:
+    vhost = pam.amqp_url.rsplit("/", 1)[1]
+    proxy, port = Proxy(), free_port()
+    await proxy.start()
+    base = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "supervisor_api", "report", "ingest",
+        "--db", f"sqlite:///{tmp_path / 'r.sqlite3'}", "--amqp-url", amqp_url(vhost, proxy.port),
+        "--metrics-port", str(port), "--metrics-addr", "127.0.0.1",
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "200"})
+    try:
+        await until(lambda: says(base + "/readyz", 200, "ready"), 30, "/readyz 200")
+        assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
+        # its URL set no heartbeat: the ingester asked for the short default
+        hb = await asyncio.to_thread(heartbeats, vhost)
+        assert hb.get("pam-reports") == DEFAULT_HEARTBEAT_S, hb
+        await proxy.cut()  # RabbitMQ out of reach: alive, not ready
+        await until(lambda: says(base + "/readyz", 503, "not connected to RabbitMQ"), 30,
+                    "/readyz 503")
+        assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
+        await proxy.restore()  # the robust connection comes back: ready again
+        await until(lambda: says(base + "/readyz", 200, "ready"), 60, "/readyz 200 again")
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await proxy.close()

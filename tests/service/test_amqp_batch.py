@@ -6,17 +6,23 @@ futures)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import aiormq
 import pytest
+from aiormq.abc import ChannelFrame
 from aiormq.exceptions import ChannelInvalidStateError
 from pamqp.commands import Basic
 
 from pam_service.amqp import enqueue_many, publish_many
 
 from .conftest import AMQP
+
+ROOT = Path(__file__).parents[2]
 
 
 async def _setup(vhost: str) -> tuple[Any, aiormq.Channel, aio_pika.abc.AbstractQueue]:
@@ -79,3 +85,27 @@ async def test_closed_channel_refuses_and_empty_batch_is_a_no_op(vhost: str) -> 
         await raw.close()
         with pytest.raises(ChannelInvalidStateError):
             await publish_many(raw, [("", "batch", Basic.Properties(), b"x")])
+
+
+async def test_the_aiormq_internals_it_uses_are_there_in_the_pinned_version(vhost: str) -> None:
+    # pam_service.amqp leans on aiormq's channel internals; pyproject.toml pins the exact
+    # aiormq version these tests (and this one) were run against. A new aiormq: `make lock`
+    # after raising the pin, and this file says whether the internals still hold.
+    pin = next(r for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "dependencies"] if r.startswith("aiormq"))
+    assert pin == f"aiormq=={importlib.metadata.version('aiormq')}"
+    conn, raw, _ = await _setup(vhost)
+    async with conn:
+        async with raw.lock:  # the lock basic_publish holds while it numbers a publish
+            pass
+        assert isinstance(raw.delivery_tag, int) and isinstance(raw.confirmations, dict)
+        assert isinstance(raw.write_queue, asyncio.Queue) and isinstance(raw.number, int)
+        assert raw.publisher_confirms is True and raw.max_content_size > 0
+        assert isinstance(raw.create_future(), asyncio.Future)
+        n = raw.max_content_size
+        assert [len(b.value) for b in raw._split_body(b"x" * (n + 1))] == [n, 1]
+        assert raw._split_body(b"") == []
+        frame = ChannelFrame.marshall(channel_number=raw.number,
+                                      frames=[Basic.Publish(exchange="", routing_key="q")],
+                                      drain_future=raw.create_future())
+        assert frame.payload and frame.drain_future is not None

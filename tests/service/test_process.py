@@ -11,16 +11,18 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.harness import free_port
+from bench.harness import Proxy, RedisServer, amqp_url, free_port, until
 from pam_protocol import messages as m
-from pam_protocol.client import PamClient
+from pam_protocol.client import DEFAULT_HEARTBEAT_S, PamClient
 from pam_service.service import PamService, Settings
+from tests.ops import answers, heartbeats, http_get, says
 from tests.service.conftest import AMQP, REDIS, rabbitmqctl
 
 
@@ -212,3 +214,46 @@ def test_help_lists_the_exit_statuses() -> None:
                           text=True, timeout=60)
     assert proc.returncode == 0
     assert "exit status:" in proc.stdout and "configuration error" in proc.stdout
+
+
+async def test_healthz_and_readyz_follow_rabbitmq_the_zones_and_redis(
+        vhost: str, redis_prefix: str) -> None:
+    # RabbitMQ through a proxy that is not listening yet, a private Redis to stop
+    proxy, redis = Proxy(), RedisServer()
+    await asyncio.to_thread(redis.start)
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pam_service", "--zones", "z1,z2",
+        "--amqp-url", amqp_url(vhost, proxy.port), "--redis-url", redis.url,
+        "--key-prefix", redis_prefix, "--metrics-port", str(port), "--metrics-addr",
+        "127.0.0.1", stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    base = f"http://127.0.0.1:{port}"
+
+    async def get(path: str) -> tuple[int, str]:
+        return await asyncio.to_thread(http_get, base + path)
+
+    def ready_says(status: int, text: str) -> Awaitable[bool]:
+        return says(base + "/readyz", status, text)
+
+    try:
+        await until(lambda: asyncio.to_thread(answers, base + "/healthz"), 30, "/healthz")
+        assert await get("/healthz") == (200, "ok\n")
+        # RabbitMQ out of reach (pam-service keeps trying): alive, not ready
+        await until(lambda: ready_says(503, "not connected to RabbitMQ"), 30, "/readyz 503")
+        assert await get("/healthz") == (200, "ok\n")
+        await proxy.start()  # it connects and consumes z1 and z2: ready
+        await until(lambda: ready_says(200, "ready"), 60, "/readyz 200")
+        # no heartbeat in the URL: pam-service asked for its short default
+        hb = await asyncio.to_thread(heartbeats, vhost)
+        assert set(hb.values()) == {DEFAULT_HEARTBEAT_S}, hb
+        metrics = (await get("/metrics"))[1]
+        assert 'pam_zone_active{zone="z1"}' in metrics and 'zone="z2"' in metrics
+        await asyncio.to_thread(redis.stop)  # Redis gone: not ready, still alive
+        await until(lambda: ready_says(503, "Redis does not answer"), 30, "/readyz 503")
+        assert await get("/healthz") == (200, "ok\n")
+        assert (await get("/nothing"))[0] == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 30)
+        await proxy.close()
+        await asyncio.to_thread(redis.cleanup)

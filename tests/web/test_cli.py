@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher
 
-from bench.harness import free_port
+from bench.harness import Proxy, amqp_url, free_port, until
+from pam_protocol.client import DEFAULT_HEARTBEAT_S
+from tests.ops import heartbeats, http_get, says
 from tests.service.conftest import Pam
 
 CLI = [sys.executable, "-m", "supervisor_api"]
@@ -87,3 +89,32 @@ async def test_serve_runs_the_dashboard_and_stops_cleanly_on_sigterm(
     err = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
     assert rc == 0, err
     assert "development users admin/admin" in err
+
+
+async def test_serve_healthz_and_readyz_follow_its_connection(pam: Pam, tmp_path: Path) -> None:
+    vhost = pam.amqp_url.rsplit("/", 1)[1]
+    proxy, port = Proxy(), free_port()
+    await proxy.start()
+    base = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "serve", "--zones", "z1", "--port", str(port), "--amqp-url",
+        amqp_url(vhost, proxy.port), "--reports-db", f"sqlite:///{tmp_path / 'r.sqlite3'}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        await until(lambda: says(base + "/readyz", 200, "ready"), 30, "/readyz 200")
+        assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
+        # its URL set no heartbeat: the dashboard and its ingester asked for the default
+        hb = await asyncio.to_thread(heartbeats, vhost)
+        assert hb.get("pam-reports") == DEFAULT_HEARTBEAT_S, hb
+        await proxy.cut()  # RabbitMQ out of reach: alive, not ready
+        await until(lambda: says(base + "/readyz", 503, "not connected to RabbitMQ"), 30,
+                    "/readyz 503")
+        assert await asyncio.to_thread(http_get, base + "/healthz") == (200, "ok\n")
+        await proxy.restore()
+        await until(lambda: says(base + "/readyz", 200, "ready"), 60, "/readyz 200 again")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = await asyncio.wait_for(proc.wait(), 30)
+        await proxy.close()
+    assert rc == 0, (await proc.stderr.read()).decode()  # type: ignore[union-attr]
