@@ -15,6 +15,7 @@ import msgspec
 from pam_protocol import messages as m
 from pam_protocol import topology
 from pam_protocol.docsync import clean_docstrings
+from pam_protocol.examples import COMMAND_EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "docs" / "schemas" / "protocol.schema.json"
@@ -23,9 +24,18 @@ ASYNCAPI = ROOT / "docs" / "asyncapi.json"
 UNIONS: dict[str, Any] = {"Command": m.AnyCommand, "Reply": m.AnyReply, "Event": m.AnyEvent}
 
 
+def with_examples(components: dict[str, Any]) -> dict[str, Any]:
+    """Each command's schema carries its example (pam_protocol.examples): a valid body
+    for integrators, and the seeds the hostile-input tests mutate."""
+    for c in COMMAND_EXAMPLES:
+        components[type(c).__name__]["examples"] = [msgspec.to_builtins(c)]
+    return components
+
+
 def schema() -> dict[str, Any]:
     (cmd, rep, ev), components = clean_docstrings(msgspec.json.schema_components(
         [m.AnyCommand, m.AnyReply, m.AnyEvent], ref_template="#/$defs/{name}"))
+    components = with_examples(components)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "PAM wire contract v1",
             "$defs": {**components, "Command": cmd, "Reply": rep, "Event": ev}}
@@ -38,6 +48,7 @@ def _names(union: Any) -> list[str]:
 def asyncapi() -> dict[str, Any]:
     (_,), components = clean_docstrings(msgspec.json.schema_components(
         [m.AnyCommand | m.AnyReply | m.AnyEvent], ref_template="#/components/schemas/{name}"))
+    components = with_examples(components)
 
     def msgs(names: list[str]) -> dict[str, Any]:
         return {"oneOf": [{"$ref": f"#/components/messages/{n}"} for n in names]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -133,7 +134,18 @@ def mutations(body: bytes) -> st.SearchStrategy[bytes]:
     )
 
 
-examples = st.sampled_from(COMMAND_EXAMPLES).map(m.encoder.encode)
+#: The generated JSON Schema's own examples (docs/schemas/protocol.schema.json), as an
+#: integrator reads them: the seeds of the mutations.
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "protocol.schema.json"
+SCHEMA_EXAMPLES = [json.dumps(ex).encode()
+                   for d in json.loads(SCHEMA.read_text())["$defs"].values()
+                   for ex in d.get("examples", ())]
+examples = st.sampled_from(SCHEMA_EXAMPLES)
+
+
+def test_the_schema_carries_a_valid_example_of_every_command() -> None:
+    decoded = [decoding.decode_command(body) for body in SCHEMA_EXAMPLES]
+    assert {type(c).__name__ for c in decoded} == m.COMMAND_NAMES
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
