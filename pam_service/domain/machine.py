@@ -11,7 +11,7 @@ explicit refusal with its code). The first entry whose source states match and
 whose guard holds decides. Guards are named pure predicates; effects are named
 functions that stage changes on a :class:`Tx`. Every entry list ends in
 guard-free entries that cover every state, so no (state, command) pair falls
-through; ``tests/test_machine_coverage.py`` proves it.
+through; ``tests/core/test_coverage.py`` proves it.
 
 Two-agent operations (consult, transfer, conference) are one transition: the
 effect changes both agents in the same :class:`Tx`, so they are committed, or
