@@ -16,7 +16,8 @@ positive only sends that id to Redis as before. ZoneWorker decides when it may t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 
 class CommittedIds:
@@ -69,3 +70,74 @@ class CommittedIds:
             if all(gen[p >> 3] & (1 << (p & 7)) for p in ps):
                 return True
         return False
+
+
+class _Item(Protocol):
+    """A delivery in a batch, as the repeat check reads it (pam_service.batch.Item)."""
+
+    @property
+    def msg(self) -> Any: ...
+    @property
+    def cmd(self) -> Any: ...
+
+
+class Repeats:
+    """Which commands of a batch were applied before, asking Redis as little as it may:
+    the ids the previous commit looked up ahead (``looked``), the ids this instance
+    knows are new (:meth:`may_be_seen`), one lookup for the rest."""
+
+    def __init__(self, ttl_s: float, counters: Mapping[str, Any]) -> None:
+        self.committed = CommittedIds(ttl_s)
+        self.ttl_s = ttl_s
+        #: From when (monotonic) every live dedup key of the zone is known to be ours.
+        self.trusted_from = float("inf")
+        #: The next batch's ids, looked up with the last commit (None: not valid).
+        self.looked: dict[str, bytes | None] | None = None
+        self.counters = counters  # "ahead", "known_new", "lookup": Prometheus counters
+
+    def taken_over(self, first_holder: bool) -> None:
+        """A takeover: the predecessor's keys live for up to the TTL (none if nobody
+        held the zone before); until then every id is looked up."""
+        self.trusted_from = time.monotonic() + (0.0 if first_holder else self.ttl_s)
+        self.looked = None
+
+    def may_be_seen(self, msg: Any) -> bool:
+        """Whether the command may have been applied before (ask Redis), or is surely new:
+        trusted window, a first delivery, an id this instance never committed."""
+        assert msg.message_id is not None
+        return (time.monotonic() < self.trusted_from or msg.redelivered is True
+                or self.committed.maybe_seen(msg.message_id))
+
+    def committing(self, ids: Iterable[str], ahead: list[str],
+                   found: list[bytes | None]) -> None:
+        """A commit of these ids, with the lookup of the next batch's ``ahead`` ids."""
+        for mid in ids:
+            self.committed.add(mid)
+        self.looked = dict(zip(ahead, found, strict=True))
+
+    async def seen(self, items: Iterable[_Item],
+                   lookup: Callable[[list[str]], Awaitable[list[bytes | None]]]
+                   ) -> dict[str, bytes | None]:
+        """The cached replies of the commands applied before (None for new ones)."""
+        looked, self.looked = self.looked, None
+        cached: dict[str, bytes | None] = {}
+        missing = []
+        ahead = known_new = 0
+        for it in items:
+            mid = it.msg.message_id
+            if it.cmd is None or not mid:
+                continue
+            if looked is not None and mid in looked:
+                cached[mid] = looked[mid]
+                ahead += 1
+            elif self.may_be_seen(it.msg):
+                missing.append(mid)
+            else:
+                cached[mid] = None
+                known_new += 1
+        self.counters["ahead"].inc(ahead)
+        self.counters["known_new"].inc(known_new)
+        if missing:
+            self.counters["lookup"].inc(len(missing))
+            cached.update(zip(missing, await lookup(missing), strict=True))
+        return cached

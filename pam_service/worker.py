@@ -53,7 +53,7 @@ from pam_service import batch as bs
 from pam_service import fate, metrics
 from pam_service.amqp import Outgoing, enqueue_many, publish_many
 from pam_service.batch import CommandFailed
-from pam_service.dedup import CommittedIds
+from pam_service.dedup import Repeats
 from pam_service.domain import machine as sm
 from pam_service.domain.zone import Pool, Zone
 from pam_service.store import (
@@ -94,14 +94,9 @@ class ZoneWorker:
         #: id(delivery) -> the failure its command raised when applied: refused on the
         #: batch's next try (ids are addresses: entries go when the batch commits).
         self.failed: dict[int, CommandFailed] = {}
-        #: Deliveries taken from the inbox for the next batch, whose ``message_id``s
-        #: were looked up with the last commit (``looked``; None when not valid).
+        #: Deliveries taken from the inbox for the next batch (their ids may have been
+        #: looked up with the last commit: pam_service.dedup.Repeats).
         self.pending: collections.deque[AbstractIncomingMessage] = collections.deque()
-        self.looked: dict[str, bytes | None] | None = None
-        #: The message ids this instance committed, and from when (monotonic) every live
-        #: dedup key of the zone is known to be one of them (pam_service.dedup).
-        self.committed_ids = CommittedIds(svc.settings.dedup_ttl_s)
-        self.trusted_from = float("inf")
         self.trim: list[str] = []
         self.queue: AbstractQueue | None = None
         self.consumer_tag: str | None = None
@@ -113,8 +108,8 @@ class ZoneWorker:
         self.after_commit: Any = None
         self.latency = metrics.LATENCY.labels(zone)
         self.batch_size = metrics.BATCH.labels(zone)
-        self.dedup_how = {how: metrics.DEDUP.labels(zone, how)
-                          for how in ("ahead", "known_new", "lookup")}
+        self.repeats = Repeats(svc.settings.dedup_ttl_s, {
+            how: metrics.DEDUP.labels(zone, how) for how in ("ahead", "known_new", "lookup")})
         self.inflight: asyncio.Task[None] | None = None
         #: A failed quiet trim is not tried again before this (monotonic) time.
         self.quiet_retry_at = 0.0
@@ -157,10 +152,7 @@ class ZoneWorker:
     # ---- takeover ------------------------------------------------------
     async def takeover(self) -> None:
         token = await self.store.take_fence()
-        # Token 1: nobody held the zone before, so every dedup key will be ours. Else the
-        # predecessor's keys live for up to the TTL: look every id up until they expire.
-        self.trusted_from = time.monotonic() + (
-            0.0 if token == 1 else self.svc.settings.dedup_ttl_s)
+        self.repeats.taken_over(first_holder=token == 1)
         with gc_paused():
             agents, jobs, calls = await self.store.load()
             self.zone.load(agents, jobs, calls)
@@ -239,7 +231,7 @@ class ZoneWorker:
         log.warning("leaving zone", extra={"zone": self.name, "reason": why})
         self.token = None
         self.taken_on = None
-        self.looked = None
+        self.repeats.looked = None
         self.zone.load([], [], {})
 
     async def drain_outbox(self, confirmed: set[str] | None = None) -> set[str]:
@@ -445,9 +437,8 @@ class ZoneWorker:
             # may have been served elsewhere meanwhile (reload it, drain the outbox)
             await self.takeover()
             self.taken_on = channel
-            self.looked = None
         assert self.token is not None
-        cached = await self._seen(items)
+        cached = await self.repeats.seen(items, self.store.seen)
         trim, self.trim = self.trim, []
         plan = bs.plan(self.zone, items, cached, settings.policy, self.ctx(), trim, self._audit)
         self.applied += plan.applied
@@ -458,11 +449,9 @@ class ZoneWorker:
             while len(self.pending) < settings.batch_max and not self.inbox.empty():
                 self.pending.append(self.inbox.get_nowait())
             look = [msg.message_id for msg in itertools.islice(self.pending, settings.batch_max)
-                    if msg.message_id and self._may_be_seen(msg)]
-            for mid, _ in plan.batch.dedup:
-                self.committed_ids.add(mid)
+                    if msg.message_id and self.repeats.may_be_seen(msg)]
             committed, seen = await self.store.commit_and_look(self.token, plan.batch, look)
-            self.looked = dict(zip(look, seen, strict=True))
+            self.repeats.committing((mid for mid, _ in plan.batch.dedup), look, seen)
         else:  # nothing applied (bad input, repeats, expired): no Redis round trip
             self.trim = trim + self.trim
             committed = Committed(entries=[])
@@ -489,40 +478,6 @@ class ZoneWorker:
                 "command": type(it.cmd).__name__,
                 "agent_id": getattr(it.cmd, "agent_id", None),
                 "result": reply.code if isinstance(reply, m.Rejected) else "Accepted"})
-
-    def _may_be_seen(self, msg: fate.Delivery) -> bool:
-        """Whether the command may have been applied before (ask Redis), or is surely new:
-        trusted window, a first delivery, an id this instance never committed."""
-        assert msg.message_id is not None
-        return (time.monotonic() < self.trusted_from or msg.redelivered is True
-                or self.committed_ids.maybe_seen(msg.message_id))
-
-    async def _seen(self, items: list[bs.Item]) -> dict[str, bytes | None]:
-        """The cached replies of the commands applied before (None for new ones): from
-        the lookup made with the last commit where it covers them, known new where
-        :meth:`_may_be_seen` says so, from Redis for the rest."""
-        looked, self.looked = self.looked, None
-        cached: dict[str, bytes | None] = {}
-        missing = []
-        ahead = known_new = 0
-        for it in items:
-            mid = it.msg.message_id
-            if it.cmd is None or not mid:
-                continue
-            if looked is not None and mid in looked:
-                cached[mid] = looked[mid]
-                ahead += 1
-            elif self._may_be_seen(it.msg):
-                missing.append(mid)
-            else:
-                cached[mid] = None
-                known_new += 1
-        self.dedup_how["ahead"].inc(ahead)
-        self.dedup_how["known_new"].inc(known_new)
-        if missing:
-            self.dedup_how["lookup"].inc(len(missing))
-            cached.update(zip(missing, await self.store.seen(missing), strict=True))
-        return cached
 
     async def _finish(self, msgs: list[AbstractIncomingMessage], received: float,
                       confirmed: Awaitable[None], previous: asyncio.Task[None] | None) -> None:

@@ -73,14 +73,14 @@ async def test_resent_command_is_answered_from_the_cache_before_and_after_a_take
     assert isinstance(first, m.Accepted) and first.agent is not None
     # token 1: nobody held z1 before, every dedup key is this instance's own, so only
     # ids it committed are looked up in Redis (pam_service.dedup)
-    assert active.workers["z1"].trusted_from <= time.monotonic()
+    assert active.workers["z1"].repeats.trusted_from <= time.monotonic()
     assert await pam.send(m.Ready(agent_id="A"), message_id=mid) == first
     standby = await pam.start(instance="standby")
     await active.stop()
     pam.services.remove(active)
     # the new holder cannot know its predecessor's ids: it asks Redis for every one
     assert await pam.send(m.Ready(agent_id="A"), message_id=mid, timeout=30) == first
-    assert standby.workers["z1"].trusted_from > time.monotonic()
+    assert standby.workers["z1"].repeats.trusted_from > time.monotonic()
     status = await pam.status("A")
     assert status.agent_state.value == "Ready" and status.version == first.agent.version
 
@@ -218,13 +218,13 @@ async def test_a_batch_holding_one_message_id_twice_is_checked_once_per_delivery
 
     before = counts()
     # looked up with the previous commit: both deliveries are answered from that lookup
-    w.looked = {"m1": None}
+    w.repeats.looked = {"m1": None}
     items = [Item(delivery("m1"), 0.0, cmd=ready), Item(delivery("m1"), 0.0, cmd=ready)]
-    assert await w._seen(items) == {"m1": None}
+    assert await w.repeats.seen(items, w.store.seen) == {"m1": None}
     # known new to an instance that trusts its record of committed ids: no lookup either
-    w.trusted_from = 0.0
+    w.repeats.trusted_from = 0.0
     items = [Item(delivery("m2"), 0.0, cmd=ready), Item(delivery("m2"), 0.0, cmd=ready)]
-    assert await w._seen(items) == {"m2": None}
+    assert await w.repeats.seen(items, w.store.seen) == {"m2": None}
     after = counts()
     assert after["ahead"] - before["ahead"] == 2
     assert after["known_new"] - before["known_new"] == 2
