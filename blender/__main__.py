@@ -17,18 +17,20 @@ import os
 import signal
 import sys
 
+from aiormq.exceptions import AMQPError
+
 from blender import config as blender_config
 from blender import logs
 from blender.app import BlenderApp
-from pam_protocol import health, runloop
-from pam_protocol.client import PamError, with_default_heartbeat
+from pam_protocol import cli, health, runloop
+from pam_protocol.client import PamError, connect_problem, with_default_heartbeat
 
 log = logging.getLogger("pam.blender")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="pam-blender", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(prog="pam-blender", description=__doc__)
+    cli.add_common(p)
     p.add_argument("--zones", required=True, help="comma-separated zones to blend, e.g. z1,z2")
     p.add_argument("--amqp-url", default=os.environ.get(
         "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
@@ -36,11 +38,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=os.environ.get("PAM_BLENDER_CONFIG"),
                    help="policy file (TOML, see docs/blender.md); default: built-in figures "
                         "(env PAM_BLENDER_CONFIG)")
-    p.add_argument("--metrics-port", type=int, default=None,
+    p.add_argument("--metrics-port", type=cli.port, default=None,
                    help="serve /metrics, /healthz and /readyz on this port (default: none)")
     p.add_argument("--metrics-addr", default=os.environ.get("PAM_METRICS_ADDR", "127.0.0.1"),
                    help="address of that listener (env PAM_METRICS_ADDR; default 127.0.0.1)")
-    p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
 
@@ -48,12 +49,12 @@ async def run(args: argparse.Namespace) -> int:
     zones = [z.strip() for z in args.zones.split(",") if z.strip()]
     if not zones:
         print("pam-blender: --zones names no zone", file=sys.stderr)
-        return 2
+        return cli.EXIT_USAGE
     try:
         cfg = blender_config.load(args.config)
     except ValueError as e:
         print(f"pam-blender: cannot read the config: {e}", file=sys.stderr)
-        return 2
+        return cli.EXIT_USAGE
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,15 +70,20 @@ async def run(args: argparse.Namespace) -> int:
             print(f"pam-blender: cannot serve metrics on {args.metrics_addr}:"
                   f"{args.metrics_port}: {e}; choose another --metrics-port or --metrics-addr",
                   file=sys.stderr)
-            return 2
+            return cli.EXIT_USAGE
         readiness.start()
     delay = 0.5
     while True:  # the broker or PAM may not be up yet: keep trying, say so
         try:
             await app.start()
             break
-        except (OSError, ConnectionError, PamError) as e:
-            log.error("cannot start; retrying", extra={"error": str(e), "retry_s": delay})
+        except (OSError, ConnectionError, PamError, AMQPError) as e:
+            why, config = connect_problem(e, args.amqp_url)
+            if config:  # a refused password or vhost: retrying cannot help
+                print(f"pam-blender: {why}", file=sys.stderr)
+                await readiness.stop()
+                return cli.EXIT_USAGE
+            log.error("cannot start; retrying", extra={"error": why, "retry_s": delay})
             try:
                 await asyncio.wait_for(stop.wait(), delay)
                 await readiness.stop()
@@ -94,6 +100,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logs.setup(args.log_level)
+    log.info("pam-blender starting", extra={"version": cli.version(), "zones": args.zones})
     return runloop.run(run(args))
 
 

@@ -25,8 +25,8 @@ from rich.live import Live
 from pam_loadtest import config, report
 from pam_loadtest.config import Scenario
 from pam_loadtest.sim import LoadTest
+from pam_protocol import cli, runloop, topology
 from pam_protocol import messages as m
-from pam_protocol import runloop, topology
 from pam_protocol.client import (
     PamClient,
     ReplyTimeout,
@@ -71,13 +71,15 @@ class Refusal(Exception):
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="pam-loadtest", description=__doc__, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(prog="pam-loadtest", description=__doc__, epilog=EPILOG)
+    p.add_argument("--version", action="version", version=f"%(prog)s {cli.version()}")
     p.add_argument("--scenario", help="TOML file overriding the defaults")
-    p.add_argument("--agents", type=int)
+    p.add_argument("--agents", type=cli.bounded(int, 1, 1_000_000),
+                   help="simulated agents (default: the scenario's, 300)")
     p.add_argument("--zones", help="comma-separated, e.g. z1,z2")
-    p.add_argument("--duration", type=float, help="seconds of simulated traffic")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--duration", type=cli.bounded(float, 1, 7 * 86_400),
+                   help="seconds of simulated traffic (default: the scenario's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     p.add_argument("--amqp-url", default=os.environ.get("PAM_AMQP_URL"),
                    help="RabbitMQ URL, vhost included (env PAM_AMQP_URL)")
     p.add_argument("--json", dest="json_path", help="write the summary here")

@@ -17,9 +17,15 @@ from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Info, generate_latest
+
+from pam_protocol.cli import version
 
 log = logging.getLogger("pam.health")
+
+#: ``pam_build_info{version="..."} 1`` on every /metrics: which PAM answers.
+BUILD = Info("pam_build", "The PAM version this process runs")
+BUILD.info({"version": version()})
 
 #: A readiness check: None when ready, else why not (a sentence for the operator).
 Check = Callable[[], Awaitable[str | None]]

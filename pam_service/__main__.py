@@ -26,7 +26,7 @@ from aiormq.exceptions import (
 from prometheus_client import REGISTRY
 from redis.exceptions import RedisClusterException
 
-from pam_protocol import health, runloop, topology
+from pam_protocol import cli, health, runloop, topology
 from pam_protocol.client import (
     DEFAULT_HEARTBEAT_S,
     amqp_url_problem,
@@ -42,20 +42,16 @@ from pam_service.store import connect_redis
 
 log = logging.getLogger("pam.service")
 
-EXIT_OK = 0
+EXIT_OK = cli.EXIT_OK
 #: A bad flag, URL or zone name; a vhost, user or password RabbitMQ or Redis refuses; a
 #: roles file that cannot be read. Retrying cannot help: fix the configuration.
-EXIT_CONFIG = 2
+EXIT_CONFIG = cli.EXIT_USAGE
 
-EPILOG = """\
-exit status:
-  0  stopped by SIGTERM or SIGINT (Ctrl-C), after a graceful stop
-  1  an unexpected failure (a bug: please report it with the log)
-  2  configuration error, printed as one line on stderr with what to do: a bad
-     flag, URL or zone name; a RabbitMQ vhost that does not exist or that the
-     user may not use; a user or password RabbitMQ or Redis refuses; a Redis
-     database that does not exist; a broker queue or exchange declared with
-     other arguments; an unreadable roles file; a --metrics-port in use
+EPILOG = cli.EXIT_STATUS_EPILOG + """
+2 includes, for pam-service: a bad zone name; a RabbitMQ vhost that does not exist
+or that the user may not use; a user or password RabbitMQ or Redis refuses; a Redis
+database that does not exist; a broker queue or exchange declared with other
+arguments; an unreadable roles file; a --metrics-port in use.
 
 RabbitMQ down or Redis unreachable at start is not an error: pam-service logs it
 and keeps trying (commands wait until Redis is back).
@@ -66,8 +62,8 @@ REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="pam-service", description=__doc__, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(prog="pam-service", description=__doc__, epilog=EPILOG)
+    cli.add_common(p)
     p.add_argument("--zones", required=True, help="comma-separated zones to serve, e.g. z1,z2")
     p.add_argument("--amqp-url", default=os.environ.get(
         "PAM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
@@ -85,9 +81,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated zones this instance should be active for; it "
                         "consumes the other zones only after --prefer-delay seconds, as "
                         "their standby (env PAM_PREFER; default: none, all at once)")
-    p.add_argument("--prefer-delay", type=float, default=5.0,
+    p.add_argument("--prefer-delay", type=cli.bounded(float, 0, 3600), default=5.0,
                    help="seconds before consuming the zones outside --prefer (default 5)")
-    p.add_argument("--metrics-port", type=int, default=None,
+    p.add_argument("--metrics-port", type=cli.port, default=None,
                    help="serve /metrics (Prometheus), /healthz and /readyz on this port "
                         "(default: none)")
     p.add_argument("--metrics-addr", default=os.environ.get("PAM_METRICS_ADDR", "127.0.0.1"),
@@ -96,17 +92,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--instance", default=f"pam-{os.getpid()}", help="name in logs and the broker")
     p.add_argument("--callback-due-utc", action="store_true",
                    help="TimeZonePendingCallbackDueTime=UTC: callback due times as UTC")
-    p.add_argument("--resync-timeout", type=float, default=60.0,
+    p.add_argument("--resync-timeout", type=cli.bounded(float, 0, 86_400), default=60.0,
                    help="seconds an agent in doubt after a takeover may stay Unknown before "
                         "PAM resolves it without its desktop (default 60)")
-    p.add_argument("--redis-wait-replicas", type=int, default=0, metavar="N",
+    p.add_argument("--redis-wait-replicas", type=cli.bounded(int, 0, 100), default=0, metavar="N",
                    help="after each commit, wait until N replicas have it (Redis WAIT) "
                         "before answering: no answered command is lost when Sentinel "
                         "promotes a replica (default 0: asynchronous replication)")
-    p.add_argument("--redis-wait-timeout-ms", type=int, default=500,
+    p.add_argument("--redis-wait-timeout-ms", type=cli.bounded(int, 1, 60_000), default=500,
                    help="how long WAIT may take before the batch counts as failed and is "
                         "retried (default 500)")
-    p.add_argument("--log-level", default=os.environ.get("PAM_LOG_LEVEL", "info"))
     p.add_argument("--loop", choices=runloop.LOOPS, default=runloop.DEFAULT,
                    help="event loop (env PAM_LOOP; default uvloop)")
     return p.parse_args(argv)
@@ -266,6 +261,8 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     setup(args.log_level)
+    log.info("pam-service starting", extra={"version": cli.version(), "zones": args.zones,
+                                            "instance": args.instance})
     return runloop.run(run(args), args.loop)
 
 

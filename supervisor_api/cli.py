@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from pam_protocol import cli
 from pam_protocol import messages as m
 from pam_protocol.client import ReplyTimeout, UnknownZone, connect_problem
 from supervisor_api.client import SupervisorClient, ZoneWatch
@@ -172,16 +173,12 @@ def _zone(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
                         else argparse.SUPPRESS, help="the zone (env PAM_ZONE)")
 
 
-def count(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return n
+count = cli.bounded(int, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pam-supervisor", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(prog="pam-supervisor", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {cli.version()}")
     _common(p, defaults=True)
     _zone(p, defaults=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
