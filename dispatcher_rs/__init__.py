@@ -10,6 +10,7 @@ States may be given by wire name (``"Ready"``) or by code, the index in `AGENT_S
 
 from typing import TypeAlias
 
+from dispatcher_rs._move import Move
 from dispatcher_rs._native import (
     AGENT_STATES,
     CALL_STATES,
@@ -28,8 +29,6 @@ PoolRow: TypeAlias = tuple[
 AllocatorRow: TypeAlias = tuple[str, dict[str, int], bool, str | None]
 """(agent_id, skills, idle, job_task)."""
 
-Move: TypeAlias = tuple[str, str, str, str]
-"""(action, agent_id, job_task, reason) as `Allocator.plan` returns them."""
 
 STRATEGIES = ("longest_idle", "skill_level")
 ACTIONS = ("attach", "detach")

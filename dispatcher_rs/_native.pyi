@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 from typing import final
 
+from dispatcher_rs._move import Move
+
 __all__ = [
     "AGENT_STATES",
     "CALL_STATES",
@@ -27,7 +29,6 @@ _PoolRow = tuple[str, str | None, str | int, str | int, str | int, bool, int, di
 _AllocatorRow = tuple[str, dict[str, int], bool, str | None]
 # (action "attach" | "detach", agent_id, job_task,
 #  reason "fill_min" | "priority" | "donate" | "job_removed" | "over_max" | "skills_lost")
-_Move = tuple[str, str, str, str]
 
 def is_available_state(
     agent_state: str | int,
@@ -88,7 +89,7 @@ class Allocator:
         licenses: int,
     ) -> None: ...
     def remove_job(self, job_task: str) -> None: ...
-    def plan(self) -> list[_Move]: ...
+    def plan(self) -> list[Move]: ...
     def job_agents(self, job_task: str) -> int: ...
     def agent_job(self, agent_id: str) -> str | None: ...
     def __len__(self) -> int: ...

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dispatcher_rs._move import Move
+
 AGENT_STATES = (
     "Ready",
     "NotReady",
@@ -51,7 +53,6 @@ I64_MAX = 2**63 - 1
 
 PoolRow = tuple[str, str | None, str | int, str | int, str | int, bool, int, dict[str, int] | None]
 AllocatorRow = tuple[str, dict[str, int], bool, str | None]
-Move = tuple[str, str, str, str]
 
 
 def _state(kind: str, names: tuple[str, ...], value: str | int) -> str:
@@ -288,7 +289,7 @@ class Allocator:
         for agent_id in sorted(self._agents):
             agent = self._agents[agent_id]
             if agent.job_task == job_task:
-                self._pending.append(("detach", agent_id, job_task, "job_removed"))
+                self._pending.append(Move("detach", agent_id, job_task, "job_removed"))
                 agent.job_task = None
 
     def _qualifies(self, agent_id: str, job_task: str) -> bool:
@@ -317,7 +318,7 @@ class Allocator:
             agents[a].job_task = j
             free.discard(a)
             on[j].add(a)
-            out.append(("attach", a, j, reason))
+            out.append(Move("attach", a, j, reason))
 
         def detach(a: str, reason: str) -> None:
             j = agents[a].job_task
@@ -326,7 +327,7 @@ class Allocator:
             on[j].discard(a)
             if agents[a].idle:
                 free.add(a)
-            out.append(("detach", a, j, reason))
+            out.append(Move("detach", a, j, reason))
 
         order = sorted(jobs, key=lambda j: (-jobs[j].priority, j))
         # 1. skills lost

@@ -467,18 +467,22 @@ impl Allocator {
         self.inner.remove_job(job_task);
     }
 
+    /// The moves as `dispatcher_rs.Move` (a named tuple: action, agent_id, job_task,
+    /// reason), built by the package's own class so both sides name the fields alike.
     fn plan<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        for m in self.inner.plan() {
-            let t = PyTuple::new(
-                py,
-                [
-                    m.action.as_str(),
-                    &m.agent_id,
-                    &m.job_task,
-                    m.reason.as_str(),
-                ],
-            )?;
+        let moves = self.inner.plan();
+        if moves.is_empty() {
+            return Ok(out);
+        }
+        let named = py.import("dispatcher_rs")?.getattr("Move")?;
+        for m in moves {
+            let t = named.call1((
+                m.action.as_str(),
+                &*m.agent_id,
+                &*m.job_task,
+                m.reason.as_str(),
+            ))?;
             out.append(t)?;
         }
         Ok(out)

@@ -10,7 +10,7 @@ Everything one wire command causes is one :class:`Result`, committed at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -68,7 +68,7 @@ class Allocator(Protocol):
 
     def remove_job(self, job_task: str) -> None: ...
 
-    def plan(self) -> list[tuple[str, str, str, str]]: ...
+    def plan(self) -> Sequence[tuple[str, str, str, str]]: ...
 
 
 def pool_key(agent: Agent, job: JobTask) -> tuple[int, float, str]:

@@ -206,3 +206,15 @@ def test_max_and_licences_are_never_exceeded_under_churn(ops: list[tuple[Any, ..
                 assert counts[j] == alloc.job_agents(j)
                 on_job = [a for a in agents if alloc.agent_job(a) == j]
                 assert counts[j] <= cap or not any(agents[a][1] for a in on_job), j
+
+
+def test_moves_cross_the_ffi_as_a_named_type() -> None:
+    import dispatcher_rs
+
+    for alloc in (dispatcher_rs.Allocator(), reference.Allocator()):
+        alloc.upsert_job("J", ["s"], 1, 5, 1, 5)
+        alloc.upsert_agent("A", {"s": 1}, True, None)
+        [mv] = alloc.plan()
+        assert isinstance(mv, dispatcher_rs.Move)
+        assert (mv.action, mv.agent_id, mv.job_task, mv.reason) == ("attach", "A", "J",
+                                                                    "fill_min")
