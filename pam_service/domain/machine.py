@@ -416,6 +416,10 @@ def same_job(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> bool:
     return a.job_id == c.job_id and a.job_state in (J.JOB_ATTACHED, J.PENDING_JOB_ATTACH)
 
 
+def on_a_job(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.job_id is not None
+
+
 def job_full(tx: Tx, a: Agent, c: Any) -> bool:
     j = tx.job(c.job_id)
     assert j is not None
@@ -1312,8 +1316,10 @@ TABLE: dict[type[Any], list[Entry]] = {
             note="back to its own job: the pending move is cancelled"),
         Row(ANY, STAY, noop, guard=same_job),
         Reject(ANY, "LimitReached", "the job has no licence or place left", guard=job_full),
-        Row(src(call={C.IDLE}), To(job=J.PENDING_JOB_ATTACH), do_move_now,
+        Row(src(call={C.IDLE}), To(job=J.JOB_END), do_move_now, guard=on_a_job,
             note="JobEnd on the old job, then (CompleteMove) nailing for the new one"),
+        Row(src(call={C.IDLE}), To(job=J.PENDING_JOB_ATTACH), do_move_now,
+            note="on no job: attached to the new one at once"),
         Row(ANY, To(job=J.PENDING_MANUAL_JOB_MOVEMENT), do_move_pending,
             note="moves when the work ends"),
     ],
