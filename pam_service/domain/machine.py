@@ -416,6 +416,22 @@ def same_job(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> bool:
     return a.job_id == c.job_id and a.job_state in (J.JOB_ATTACHED, J.PENDING_JOB_ATTACH)
 
 
+def is_consulted(tx: Tx, a: Agent, c: Any) -> bool:
+    return not a.consult_initiator
+
+
+def is_consult_initiator(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.consult_initiator
+
+
+def back_to_own_job(tx: Tx, a: Agent, c: m.MoveAgentToJob) -> bool:
+    return a.job_id == c.job_id
+
+
+def not_owner(tx: Tx, a: Agent, c: Any) -> bool:
+    return not owns_call(tx, a, c)
+
+
 def on_a_job(tx: Tx, a: Agent, c: Any) -> bool:
     return a.job_id is not None
 
@@ -1202,8 +1218,8 @@ TABLE: dict[type[Any], list[Entry]] = {
         IN_DOUBT,
         Row(ANY, STAY, do_reject_consult, guard=has_incoming_pending_consult,
             note="drops a pending consult"),
-        Row(src(call={C.CONSULT}), To("*", "*"), end_consult, guard=lambda tx, a, c: (
-            not a.consult_initiator), note="the consulted agent leaves an active consult"),
+        Row(src(call={C.CONSULT}), To("*", "*"), end_consult, guard=is_consulted,
+            note="the consulted agent leaves an active consult"),
         reject_rest("there is no consult to reject"),
     ],
     m.Transfer: [
@@ -1224,7 +1240,7 @@ TABLE: dict[type[Any], list[Entry]] = {
         NOT_LOGGED_IN,
         IN_DOUBT,
         Row(src(call={C.CONSULT}), To(call=C.CONFERENCE_OWNER), do_conference,
-            guard=lambda tx, a, c: a.consult_initiator,
+            guard=is_consult_initiator,
             note="initiator owner, other agent passive"),
         reject_rest("Conference needs an active consult started by this agent"),
     ],
@@ -1312,7 +1328,7 @@ TABLE: dict[type[Any], list[Entry]] = {
         Reject(ANY, "BadRequest", "job_id is not a running job-task of this zone",
                guard=unknown_job),
         Row(src(job={J.PENDING_MANUAL_JOB_MOVEMENT}), To(job="*"), do_cancel_move,
-            guard=lambda tx, a, c: a.job_id == c.job_id,
+            guard=back_to_own_job,
             note="back to its own job: the pending move is cancelled"),
         Row(ANY, STAY, noop, guard=same_job),
         Reject(ANY, "LimitReached", "the job has no licence or place left", guard=job_full),
@@ -1364,8 +1380,7 @@ TABLE: dict[type[Any], list[Entry]] = {
     ],
     CallEnded: [
         NOT_LOGGED_IN,
-        Reject(ANY, "BadRequest", "the agent does not own this call", guard=lambda tx, a, c: (
-            not owns_call(tx, a, c))),
+        Reject(ANY, "BadRequest", "the agent does not own this call", guard=not_owner),
         Row(src(call={C.TALKING, C.HOLD, C.CONSULT, C.CONFERENCE_OWNER, C.DIALING}),
             To(A.WORK_NOT_READY, C.WRAPUP), do_customer_drop,
             note="a consulted or passive colleague is free"),
