@@ -83,13 +83,15 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"pam-blender: {why}", file=sys.stderr)
                 await readiness.stop()
                 return cli.EXIT_USAGE
-            log.error("cannot start; retrying", extra={"error": why, "retry_s": delay})
+            log.error("cannot start; retrying", extra={"error": why, "retry_s": delay,
+                                                        "version": cli.version()})
             try:
                 await asyncio.wait_for(stop.wait(), delay)
                 await readiness.stop()
                 return 0
             except TimeoutError:
                 delay = min(delay * 2, 10)
+    log.info("started", extra={"version": cli.version(), "zones": zones})
     await stop.wait()
     log.info("stopping (signal)", extra={"decisions": app.decisions})
     await readiness.stop()
@@ -100,7 +102,6 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logs.setup(args.log_level)
-    log.info("pam-blender starting", extra={"version": cli.version(), "zones": args.zones})
     return runloop.run(run(args))
 
 

@@ -157,7 +157,8 @@ async def check_redis(url: str, client: aioredis.Redis) -> str | None:
                 f"number and the user in --redis-url (or PAM_REDIS_URL)")
     except (aioredis.RedisError, RedisClusterException, OSError, TimeoutError) as e:
         log.warning("redis unreachable at start; commands wait until it is back",
-                    extra={"redis_url": redact(url), "error": str(e) or type(e).__name__})
+                    extra={"redis_url": redact(url), "error": str(e) or type(e).__name__,
+                           "version": cli.version()})
     finally:
         with contextlib.suppress(Exception):
             await client.aclose()
@@ -244,7 +245,8 @@ async def run(args: argparse.Namespace) -> int:
                 await svc.stop()
             return fail(why)
         except (OSError, ConnectionError) as e:
-            log.error("cannot reach RabbitMQ; retrying", extra={"error": str(e), "retry_s": delay})
+            log.error("cannot reach RabbitMQ; retrying", extra={
+                "error": str(e), "retry_s": delay, "version": cli.version()})
             try:
                 await asyncio.wait_for(stop.wait(), delay)
                 await readiness.stop()
@@ -261,8 +263,6 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     setup(args.log_level)
-    log.info("pam-service starting", extra={"version": cli.version(), "zones": args.zones,
-                                            "instance": args.instance})
     return runloop.run(run(args), args.loop)
 
 

@@ -22,6 +22,7 @@ from aio_pika.abc import (
 
 from pam_protocol import decoding, topology
 from pam_protocol import messages as m
+from pam_protocol.cli import version
 from pam_service.auth import Policy
 from pam_service.pool import default_allocator_factory, default_pool_factory
 from pam_service.store import (
@@ -117,7 +118,7 @@ class PamService:
                 await self._serve(w)
         if later:
             self.starter = asyncio.create_task(self._serve_later(later))
-        log.info("started", extra={"zones": self.settings.zones,
+        log.info("started", extra={"version": version(), "zones": self.settings.zones,
                                    "later": [w.name for w in later]})
 
     async def _serve(self, w: ZoneWorker) -> None:
