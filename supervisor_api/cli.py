@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import json
 import logging
 import os
@@ -26,10 +27,12 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from rich.console import Console
 from rich.live import Live
+from rich.table import Table
 from rich.text import Text
 
 from pam_protocol import cli
@@ -81,10 +84,56 @@ Handler = Callable[[argparse.Namespace, SupervisorClient, Context], Awaitable[in
 
 # ---- commands ---------------------------------------------------------------
 
+#: The columns of ``agents --json`` / ``--csv`` (one row per logged-in agent).
+AGENT_FIELDS = ("agent_id", "agent_name", "agent_state", "call_state", "job_state", "job_id",
+                "reason_code", "reason", "since", "in_state_s", "pending_consults",
+                "pending_callbacks", "nailed")
+#: The columns of ``jobs`` (one row per job-task of the zone).
+JOB_FIELDS = ("job_id", "action_name", "campaign_type", "status", "priority", "min_agents",
+              "max_agents", "licenses", "agents", "calls_connected", "calls_no_agent",
+              "required_skills")
+
+
+def agent_rows(agents: list[m.AgentSnapshot], now: datetime) -> list[dict[str, Any]]:
+    return [{"agent_id": a.agent_id, "agent_name": a.agent_name, "agent_state": a.agent_state,
+             "call_state": a.call_state, "job_state": a.job_state, "job_id": a.job_id,
+             "reason_code": a.reason_code, "reason": a.reason,
+             "since": a.since.isoformat().replace("+00:00", "Z"),
+             "in_state_s": round((now - a.since).total_seconds(), 1),
+             "pending_consults": len(a.pending_consults),
+             "pending_callbacks": len(a.pending_callbacks), "nailed": a.nailed}
+            for a in sorted(agents, key=lambda a: a.agent_id)]
+
+
+def job_rows(jobs: list[m.JobTask]) -> list[dict[str, Any]]:
+    return [{"job_id": j.job_id, "action_name": j.action_name,
+             "campaign_type": j.campaign_type, "status": j.status, "priority": j.priority,
+             "min_agents": j.min_agents, "max_agents": j.max_agents, "licenses": j.licenses,
+             "agents": len(j.assigned), "calls_connected": j.calls_connected,
+             "calls_no_agent": j.calls_no_agent, "required_skills": " ".join(j.required_skills)}
+            for j in sorted(jobs, key=lambda j: j.job_id)]
+
+
+def emit_rows(rows: list[dict[str, Any]], fields: tuple[str, ...], fmt: str,
+              out: Console) -> None:
+    """Rows as one JSON array or as CSV with a header, straight to the output file."""
+    if fmt == "json":
+        out.file.write(json.dumps(rows) + "\n")
+    else:
+        w = csv.DictWriter(out.file, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    out.file.flush()
+
+
 async def cmd_agents(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
     if not args.live:
         agents = await sup.zone_agents(args.zone)
-        ctx.out.print(agents_table(agents, args.zone, datetime.now(UTC)))
+        now = datetime.now(UTC)
+        if args.format != "table":
+            emit_rows(agent_rows(agents, now), AGENT_FIELDS, args.format, ctx.out)
+        else:
+            ctx.out.print(agents_table(agents, args.zone, now))
         return EXIT_OK
     # subscribe before the snapshot: no change can fall between the two
     async with sup.watch(args.zone, alarms=False) as watch:
@@ -101,6 +150,23 @@ async def cmd_agents(args: argparse.Namespace, sup: SupervisorClient, ctx: Conte
                 await _follow(watch, view, args.count, live.refresh)
             finally:
                 clock.cancel()
+    return EXIT_OK
+
+
+async def cmd_jobs(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
+    jobs = list((await sup.zone_status(args.zone)).jobs or [])
+    rows = job_rows(jobs)
+    if args.format != "table":
+        emit_rows(rows, JOB_FIELDS, args.format, ctx.out)
+        return EXIT_OK
+    t = Table(title=f"Job-tasks of zone {args.zone}", title_justify="left")
+    for f in JOB_FIELDS:
+        t.add_column(f.replace("_", " "))
+    for r in rows:
+        t.add_row(*(str(r[f]) for f in JOB_FIELDS))
+    if not rows:
+        t.caption = "no job-task in this zone"
+    ctx.out.print(t)
     return EXIT_OK
 
 
@@ -167,6 +233,15 @@ def _common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
                         help="seconds to wait for PAM's reply (default 10)")
 
 
+def _format(parser: argparse.ArgumentParser) -> None:
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="one JSON array instead of a table")
+    fmt.add_argument("--csv", dest="format", action="store_const", const="csv",
+                     help="CSV with a header row instead of a table")
+    parser.set_defaults(format="table")
+
+
 def _zone(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
     """``--zone``, accepted before and after the command name (checked in amain)."""
     parser.add_argument("--zone", default=os.environ.get("PAM_ZONE") if defaults
@@ -189,7 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the table current from PAM's events until Ctrl-C")
     a.add_argument("--count", type=count, default=None,
                    help="with --live: stop after this many state changes")
+    _format(a)
     a.set_defaults(handler=cmd_agents)
+
+    jb = sub.add_parser("jobs", help="the zone's job-tasks: staffing, licences, calls",
+                        description="The zone's job-tasks with their staffing rules, the "
+                                    "agents on each, and the calls connected and lost (no "
+                                    "agent) since the serving instance took the zone.")
+    _zone(jb)
+    _format(jb)
+    jb.set_defaults(handler=cmd_jobs)
 
     r = sub.add_parser("release", help="Release From Outbound: the agent goes to inbound work")
     r.add_argument("agent", help="agent id")
@@ -224,6 +308,8 @@ async def amain(argv: Sequence[str] | None = None, ctx: Context | None = None) -
             parser.error(f"{args.command}: --zone is required (or set PAM_ZONE)")
         if args.command == "agents" and args.count is not None and not args.live:
             parser.error("agents: --count goes with --live")
+        if args.command == "agents" and args.live and args.format != "table":
+            parser.error("agents: --json and --csv print a snapshot; leave out --live")
     ctx = ctx or Context()
     if getattr(args, "report_handler", None) is not None:  # the report store, not PAM
         return await report_cli.run(args, ctx.out, ctx.err)

@@ -234,3 +234,27 @@ async def test_usage_and_connection_problems_are_explained(
     assert isinstance(err.file, io.StringIO)
     said = " ".join(err.file.getvalue().split())  # the console wraps long lines
     assert "vhost 'no-such-vhost-pam': the vhost does not exist" in said
+
+
+async def test_agents_and_jobs_as_json_and_csv(pam: Pam) -> None:
+    import csv
+    import json
+
+    await pam.ok(JOB)
+    await ready_on_job(pam, "A")
+    r = await cli(pam, "agents", "--zone", "z1", "--json")
+    assert r.code == 0, r.err
+    [a] = json.loads(r.out)
+    assert (a["agent_id"], a["agent_state"], a["job_id"], a["nailed"]) == ("A", "Ready", "J",
+                                                                         True)
+    r = await cli(pam, "agents", "--zone", "z1", "--csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert r.code == 0 and rows[0]["agent_id"] == "A" and rows[0]["job_state"] == "JobAttached"
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
+    r = await cli(pam, "jobs", "--zone", "z1", "--json")
+    assert r.code == 0, r.err
+    [j] = json.loads(r.out)
+    assert (j["job_id"], j["agents"], j["calls_connected"], j["status"]) == ("J", 1, 1,
+                                                                           "running")
+    r = await cli(pam, "jobs", "--zone", "z1")
+    assert r.code == 0 and "Job-tasks of zone z1" in r.out and "progressive" in r.out
