@@ -674,21 +674,22 @@ def test_rule_release_from_outbound_of_an_agent_in_doubt_is_ignored_with_P_POMAG
     assert s.states("A")[2] == "JobAttached"
 
 
-def test_rule_an_agent_released_to_inbound_gets_its_callback_only_back_on_outbound() -> None:
+def test_rule_an_agent_blended_to_inbound_returns_its_pending_callback_to_the_dialer() -> None:
+    """v1.1 (issue 17 item 5): a callback PAM will not deliver is never silently kept."""
     s = Sim()
     s.job()
     talking(s, "A")
     s.ok(m.CallbackDue(job_id="J", callback_id="cb", agent_id="A"))
     s.ok(m.BlendToInbound(agent_id="A"))
     s.ok(m.CustomerDisconnected(call_id="c0"))
-    s.ok(m.WrapupContact(agent_id="A", session_id="c0"))
+    res = s.ok(m.WrapupContact(agent_id="A", session_id="c0"))
     assert s.states("A") == ("Ready", "Idle", "JobInbound")  # no outbound callback
-    s.ok(m.NotReady(agent_id="A", reason_code=1))
-    s.ok(m.Ready(agent_id="A"))
-    assert s.states("A") == ("Ready", "Idle", "JobInbound")
+    back = s.events(res, m.CallbackReturned)
+    assert [(e.job_id, e.callback_id, e.agent_id, e.reason) for e in back] == [
+        ("J", "cb", "A", "blended to inbound")]
+    assert s.agent("A").pending_callbacks == ()
     res = s.ok(m.BlendToOutbound(agent_id="A"))
-    assert s.events(res, m.CallbackOffered)
-    assert s.states("A")[:2] == ("Busy", "Callback")
+    assert not s.events(res, m.CallbackOffered)
 
 
 def test_rule_a_live_customer_on_a_paused_job_finds_no_agent_until_it_resumes() -> None:

@@ -1,0 +1,250 @@
+"""Issue 17 on the pure core: HangUp, the media instructions of every leg, UnnailAgent,
+inbound calls, returned callbacks. Each test names the instructions in the order the
+media side receives them (docs/media.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from pam_service import messages as m
+from tests.core.sim import Sim
+
+
+def talking(s: Sim, *agents: str) -> dict[str, str]:
+    for a in agents:
+        s.ready_on_job(a)
+    calls: dict[str, str] = {}
+    for i, _ in enumerate(agents):
+        calls[s.connect(f"c{i}")] = f"c{i}"
+    return calls
+
+
+def media(res: Any) -> list[tuple[Any, ...]]:
+    """The telephony instructions of one command, in order, as comparable tuples."""
+    out: list[tuple[Any, ...]] = []
+    for e in res.events:
+        if not isinstance(e, m.TelephonyInstruction):
+            continue
+        d = {k: v for k, v in msgspec.structs.asdict(e).items()
+             if v is not None and k not in ("seq", "zone", "extension", "target_extension")}
+        out.append((type(e).__name__, d))
+    return out
+
+
+# ---- 1. HangUp --------------------------------------------------------------
+
+
+def test_hang_up_releases_the_call_wraps_up_and_keeps_the_nail() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    res = s.ok(m.HangUp(agent_id="A", session_id="c0"))
+    assert media(res) == [("ReleaseCall", {"agent_id": "A", "call_id": "c0"})]
+    assert s.states("A") == ("WorkNotReady", "Wrapup", "JobAttached")
+    assert s.agent("A").nailed
+    assert s.events(res, m.WrapupStarted)
+    # the media side's CustomerDisconnected that follows changes nothing
+    before = s.agent("A")
+    s.ok(m.CustomerDisconnected(call_id="c0"))
+    assert s.agent("A") == before
+
+
+def test_hang_up_from_hold_and_the_wrong_session_and_idle() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.no(m.HangUp(agent_id="A", session_id="other"), "BadRequest")
+    s.ok(m.HoldCall(agent_id="A"))
+    s.ok(m.HangUp(agent_id="A", session_id="c0"))
+    assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
+    s.no(m.HangUp(agent_id="A", session_id="c0"), "InvalidTransition")
+
+
+# ---- 2. every leg -------------------------------------------------------------
+
+
+def test_consult_to_an_agent_cancel_and_reject() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ready_on_job("B")
+    res = s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    assert media(res) == [
+        ("PlayHold", {"agent_id": "A", "call_id": "c0"}),
+        ("ConsultCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                         "target_agent_id": "B"})]
+    res = s.ok(m.CancelConsult(agent_id="A"))
+    assert media(res) == [
+        ("DropParty", {"agent_id": "B", "call_id": "c0", "session_id": "c0"}),
+        ("StopHold", {"agent_id": "A", "call_id": "c0"})]
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    res = s.ok(m.RejectConsult(agent_id="B"))
+    assert media(res)[0] == ("DropParty", {"agent_id": "B", "call_id": "c0", "session_id": "c0"})
+
+
+def test_consult_to_a_number_transfer_out() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    res = s.ok(m.Consult(agent_id="A", target_number="+15550001"))
+    assert media(res)[1] == ("ConsultCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                                             "target_number": "+15550001"})
+    res = s.ok(m.Transfer(agent_id="A"))
+    assert media(res) == [("TransferCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                                            "from_agent_id": "A", "to_number": "+15550001"})]
+    assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
+
+
+def test_cancel_an_external_consult_drops_the_number() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ok(m.Consult(agent_id="A", target_number="+15550001"))
+    res = s.ok(m.CancelConsult(agent_id="A"))
+    assert media(res)[0] == ("DropParty", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                                           "number": "+15550001"})
+
+
+def test_transfer_to_an_agent() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ready_on_job("B")
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    res = s.ok(m.Transfer(agent_id="A"))
+    assert media(res)[0] == ("TransferCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                                              "from_agent_id": "A", "to_agent_id": "B"})
+    assert s.states("B")[1] == "Talking"
+
+
+def test_conference_change_owner_passive_leaves_and_end() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ready_on_job("B")
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    res = s.ok(m.Conference(agent_id="A"))
+    assert media(res) == [
+        ("ConferenceCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                            "owner_agent_id": "A", "party_agent_id": "B"}),
+        ("StopHold", {"agent_id": "A", "call_id": "c0"})]
+    res = s.ok(m.ChangeConferenceOwner(agent_id="A"))
+    assert media(res) == [("ConferenceCall", {"agent_id": "B", "call_id": "c0", "session_id": "c0",
+                                              "owner_agent_id": "B", "party_agent_id": "A"})]
+    res = s.ok(m.EndConference(agent_id="A"))  # A is the passive party now: it leaves
+    assert media(res)[0] == ("DropParty", {"agent_id": "A", "call_id": "c0", "session_id": "c0"})
+    assert s.states("B")[1] == "Talking"
+
+
+def test_owner_ends_conference_and_transfer_from_conference() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ready_on_job("B")
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    s.ok(m.Conference(agent_id="A"))
+    res = s.ok(m.EndConference(agent_id="A"))
+    assert media(res)[0] == ("DropParty", {"agent_id": "B", "call_id": "c0", "session_id": "c0"})
+    s.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    s.ok(m.Conference(agent_id="A"))
+    res = s.ok(m.Transfer(agent_id="A"))
+    assert media(res)[0] == ("TransferCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                                              "from_agent_id": "A", "to_agent_id": "B"})
+
+
+# ---- 3. UnnailAgent -------------------------------------------------------------
+
+
+def unnailed(res: Any) -> list[str]:
+    return [e.agent_id for e in res.events if isinstance(e, m.UnnailAgent)]
+
+
+def test_unnail_on_job_end_pause_release_blend_logout_and_move() -> None:
+    s = Sim()
+    s.job()
+    s.job("K")
+    s.ready_on_job("A")
+    assert unnailed(s.ok(m.JobPaused(job_id="J"))) == ["A"]
+    s.ok(m.JobResumed(job_id="J"))
+    s.ok(m.NailingEstablished(agent_id="A"))
+    assert unnailed(s.ok(m.BlendToInbound(agent_id="A"))) == ["A"]
+    s.ok(m.BlendToOutbound(agent_id="A"))
+    s.ok(m.NailingEstablished(agent_id="A"))
+    assert unnailed(s.ok(m.ReleaseFromOutbound(agent_id="A"))) == ["A"]
+    s.ok(m.BlendToOutbound(agent_id="A"))
+    s.ok(m.NailingEstablished(agent_id="A"))
+    job = s.agent("A").job_id
+    other = "K" if job == "J" else "J"
+    res = s.ok(m.MoveAgentToJob(agent_id="A", job_id=other))
+    assert unnailed(res) == ["A"]
+    s.ok(m.NailingEstablished(agent_id="A"))
+    s.ok(m.NotReady(agent_id="A", reason_code=1))
+    assert unnailed(s.ok(m.Logout(agent_id="A"))) == ["A"]
+
+
+def test_a_busy_agent_keeps_its_line_until_the_call_ends() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    assert unnailed(s.ok(m.JobEnded(job_id="J"))) == []
+    s.ok(m.CustomerDisconnected(call_id="c0"))
+    assert unnailed(s.ok(m.WrapupContact(agent_id="A", session_id="c0"))) == ["A"]
+
+
+# ---- 4. inbound calls ---------------------------------------------------------------
+
+
+def test_blend_to_outbound_waits_for_the_inbound_call() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.ok(m.BlendToInbound(agent_id="A"))
+    s.ok(m.InboundCallStarted(agent_id="A", call_id="in1"))
+    s.no(m.InboundCallStarted(agent_id="A", call_id="in2"), "InvalidTransition")
+    res = s.ok(m.BlendToOutbound(agent_id="A"))
+    assert s.states("A")[2] == "PendingOutbound"
+    assert not [e for e in res.events if isinstance(e, m.NailAgent)]
+    s.no(m.InboundCallEnded(agent_id="A", call_id="other"), "BadRequest")
+    res = s.ok(m.InboundCallEnded(agent_id="A", call_id="in1"))
+    assert s.events(res, m.BlendedToOutbound)
+    assert [e for e in res.events if isinstance(e, m.NailAgent)]  # allocation re-nails now
+    assert s.agent("A").inbound_call_id is None
+
+
+def test_inbound_call_only_for_an_inbound_agent() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.no(m.InboundCallStarted(agent_id="A", call_id="in1"), "InvalidTransition")
+
+
+# ---- 5. callbacks ---------------------------------------------------------------------
+
+
+def test_logout_and_job_end_return_pending_callbacks() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.ok(m.NotReady(agent_id="A", reason_code=1))
+    s.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A"))
+    res = s.ok(m.Logout(agent_id="A"))
+    assert [(e.callback_id, e.reason) for e in s.events(res, m.CallbackReturned)] == [
+        ("cb1", "logout")]
+    s.ready_on_job("B")
+    s.ok(m.NotReady(agent_id="B", reason_code=1))
+    s.ok(m.CallbackDue(job_id="J", callback_id="cb2", agent_id="B"))
+    res = s.ok(m.JobEnded(job_id="J"))
+    assert [(e.callback_id, e.reason) for e in s.events(res, m.CallbackReturned)] == [
+        ("cb2", "job ended")]
+
+
+def test_named_callback_only_for_an_agent_that_may_take_the_job() -> None:
+    s = Sim()
+    s.job()
+    s.job("K", required_skills=["french"])
+    s.ready_on_job("A")
+    s.no(m.CallbackDue(job_id="K", callback_id="cb", agent_id="A"), "InvalidTransition")
+    s.ok(m.CallbackDue(job_id="J", callback_id="cb", agent_id="A"))
+    assert s.states("A")[1] == "Callback"
