@@ -365,7 +365,8 @@ def target_not_logged_in(tx: Tx, a: Agent, c: m.Consult) -> bool:
 def target_ready_idle(tx: Tx, a: Agent, c: m.Consult) -> bool:
     assert c.target_agent_id is not None
     b = tx.must(c.target_agent_id)
-    return b.agent_state is A.READY and b.call_state is C.IDLE
+    # an agent on an inbound call (InboundCallStarted) has no free voice path
+    return b.agent_state is A.READY and b.call_state is C.IDLE and b.inbound_call_id is None
 
 
 def target_working(tx: Tx, a: Agent, c: m.Consult) -> bool:
@@ -1424,6 +1425,8 @@ TABLE: dict[type[Any], list[Entry]] = {
         IN_DOUBT,
         Reject(ANY, "BadRequest", "job_id is not a running job-task of this zone",
                guard=unknown_job),
+        Reject(ANY, "InvalidTransition", "the agent is on an inbound call; move it when the "
+               "call ends (InboundCallEnded)", guard=on_inbound_call),
         Row(src(job={J.PENDING_MANUAL_JOB_MOVEMENT}), To(job="*"), do_cancel_move,
             guard=lambda tx, a, c: a.job_id == c.job_id,
             note="back to its own job: the pending move is cancelled"),

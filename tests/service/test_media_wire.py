@@ -1,0 +1,140 @@
+"""Issue 17 on the wire, against a running PAM (real RabbitMQ and Redis): HangUp, the
+telephony instructions of every leg in their order, UnnailAgent, inbound calls and
+returned callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pam_service import messages as m
+from tests.service.conftest import Pam
+from tests.service.test_consult_wire import expect, idle_colleague, talking
+from tests.service.test_dispatch import PROGRESSIVE, staff
+
+
+async def instructions(pam: Pam, first: type[m.TelephonyInstruction], n: int,
+                       **fields: Any) -> list[m.TelephonyInstruction]:
+    """The telephony instruction ``first`` (with ``fields``; earlier events skipped) and
+    the ``n - 1`` telephony instructions that follow it on the stream, in order."""
+    got: list[m.TelephonyInstruction] = [await expect(pam, first, **fields)]
+    while len(got) < n:
+        ev = await pam.events.wait_for(m.TelephonyInstruction)
+        assert isinstance(ev, m.TelephonyInstruction)
+        got.append(ev)
+    return got
+
+
+async def test_hang_up_on_the_wire(pam: Pam) -> None:
+    calls = await talking(pam, ["A"])
+    await pam.no(m.HangUp(agent_id="A", session_id="nope"), "BadRequest")
+    r = await pam.ok(m.HangUp(agent_id="A", session_id=calls["A"]))
+    assert r.agent is not None
+    assert (r.agent.agent_state, r.agent.call_state, r.agent.job_state) == (
+        "WorkNotReady", "Wrapup", "JobAttached")
+    assert r.agent.nailed
+    rel = await expect(pam, m.ReleaseCall, agent_id="A")
+    assert rel.call_id == calls["A"]
+    await expect(pam, m.WrapupStarted, agent_id="A", session_id=calls["A"])
+    await pam.ok(m.WrapupContact(agent_id="A", session_id=calls["A"]))
+    assert await pam.states("A") == ("Ready", "Idle", "JobAttached")
+
+
+async def test_consult_conference_owner_change_and_passive_leaving_on_the_wire(pam: Pam) -> None:
+    calls = await talking(pam, ["A"])
+    await idle_colleague(pam, "B")
+    c = calls["A"]
+    await pam.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    hold, consult = await instructions(pam, m.PlayHold, 2, agent_id="A", call_id=c)
+    assert isinstance(consult, m.ConsultCall)
+    assert (consult.call_id, consult.session_id, consult.target_agent_id, consult.target_number) == (
+        c, c, "B", None)
+
+    await pam.ok(m.Conference(agent_id="A"))
+    conf, stop = await instructions(pam, m.ConferenceCall, 2)
+    assert isinstance(conf, m.ConferenceCall) and isinstance(stop, m.StopHold)
+    assert (conf.owner_agent_id, conf.party_agent_id, conf.session_id) == ("A", "B", c)
+
+    await pam.ok(m.ChangeConferenceOwner(agent_id="A"))
+    owner = await expect(pam, m.ConferenceCall, owner_agent_id="B")
+    assert owner.party_agent_id == "A"
+
+    await pam.ok(m.EndConference(agent_id="A"))  # A is now the passive party: it leaves
+    drop = await expect(pam, m.DropParty, call_id=c)
+    assert (drop.agent_id, drop.number, drop.session_id) == ("A", None, c)
+    assert (await pam.states("B"))[:2] == ("Busy", "Talking")
+    assert (await pam.states("A"))[:2] == ("Ready", "Idle")
+
+
+async def test_consult_cancel_and_transfer_to_a_number_on_the_wire(pam: Pam) -> None:
+    calls = await talking(pam, ["A"])
+    c = calls["A"]
+    await pam.ok(m.Consult(agent_id="A", target_number="+15550001"))
+    consult = await expect(pam, m.ConsultCall, agent_id="A")
+    assert (consult.target_number, consult.target_agent_id, consult.session_id) == (
+        "+15550001", None, c)
+    await pam.ok(m.CancelConsult(agent_id="A"))
+    drop, stop = await instructions(pam, m.DropParty, 2, call_id=c)
+    assert isinstance(drop, m.DropParty) and drop.number == "+15550001"
+    assert isinstance(stop, m.StopHold)
+
+    await pam.ok(m.Consult(agent_id="A", target_number="+15550002"))
+    await pam.ok(m.Transfer(agent_id="A"))
+    tr = await expect(pam, m.TransferCall, from_agent_id="A")
+    assert (tr.to_number, tr.to_agent_id, tr.call_id) == ("+15550002", None, c)
+    assert (await pam.states("A"))[:2] == ("WorkNotReady", "Wrapup")
+
+
+async def test_transfer_to_an_agent_on_the_wire(pam: Pam) -> None:
+    calls = await talking(pam, ["A"])
+    await idle_colleague(pam, "B")
+    await pam.ok(m.Consult(agent_id="A", target_agent_id="B"))
+    await pam.ok(m.Transfer(agent_id="A"))
+    tr = await expect(pam, m.TransferCall, from_agent_id="A")
+    assert (tr.to_agent_id, tr.call_id) == ("B", calls["A"])
+    assert (await pam.states("B"))[:2] == ("Busy", "Talking")
+
+
+async def test_unnail_when_the_job_pauses_on_the_wire(pam: Pam) -> None:
+    await pam.ok(PROGRESSIVE)
+    await staff(pam, pam.client, ["A"])
+    assert await pam.states("A") == ("Ready", "Idle", "JobAttached")
+    await pam.ok(m.JobPaused(job_id="J"))
+    await expect(pam, m.UnnailAgent, agent_id="A")
+    a = await pam.status("A")
+    assert (a.job_state, a.nailed) == ("JobEnd", False)
+
+
+async def test_blend_to_outbound_waits_for_the_inbound_call_on_the_wire(pam: Pam) -> None:
+    await pam.ok(PROGRESSIVE)
+    await staff(pam, pam.client, ["A"])
+    await pam.ok(m.BlendToInbound(agent_id="A"))
+    await expect(pam, m.UnnailAgent, agent_id="A")
+    await pam.ok(m.InboundCallStarted(agent_id="A", call_id="in1"))
+    r = await pam.ok(m.BlendToOutbound(agent_id="A"))
+    assert r.agent is not None and r.agent.job_state == "PendingOutbound"
+    # no outbound call for an agent talking on an inbound one
+    await pam.no(m.CustomerConnected(job_id="J", call_id="c1", customer={}), "NoAgentAvailable")
+    await pam.ok(m.InboundCallEnded(agent_id="A", call_id="in1"))
+    await expect(pam, m.BlendedToOutbound, agent_id="A")
+    await expect(pam, m.NailAgent, agent_id="A", job_id="J")
+
+
+async def test_callback_returned_on_logout_on_the_wire(pam: Pam) -> None:
+    await pam.ok(PROGRESSIVE)
+    await staff(pam, pam.client, ["A"])
+    await pam.ok(m.NotReady(agent_id="A", reason_code=1))
+    await pam.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A"))
+    await pam.ok(m.Logout(agent_id="A"))
+    back = await expect(pam, m.CallbackReturned, callback_id="cb1")
+    assert (back.job_id, back.agent_id, back.reason) == ("J", "A", "logout")
+    assert m.routing_key(back) == "job.z1.J"
+
+
+async def test_named_callback_refused_for_an_agent_that_cannot_take_the_job_on_the_wire(
+        pam: Pam) -> None:
+    await pam.ok(PROGRESSIVE)
+    await pam.ok(m.JobStarted(**{**{f: getattr(PROGRESSIVE, f) for f in PROGRESSIVE.__struct_fields__},
+                                 "job_id": "FR", "required_skills": ["french"]}))
+    await staff(pam, pam.client, ["A"])
+    await pam.no(m.CallbackDue(job_id="FR", callback_id="cb", agent_id="A"), "InvalidTransition")
+    assert (await pam.states("A"))[:2] == ("Ready", "Idle")
