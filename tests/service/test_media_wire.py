@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from pam_service import messages as m
 from tests.service.conftest import Pam
 from tests.service.test_consult_wire import expect, idle_colleague, talking
@@ -44,10 +46,10 @@ async def test_consult_conference_owner_change_and_passive_leaving_on_the_wire(p
     await idle_colleague(pam, "B")
     c = calls["A"]
     await pam.ok(m.Consult(agent_id="A", target_agent_id="B"))
-    hold, consult = await instructions(pam, m.PlayHold, 2, agent_id="A", call_id=c)
+    _, consult = await instructions(pam, m.PlayHold, 2, agent_id="A", call_id=c)
     assert isinstance(consult, m.ConsultCall)
-    assert (consult.call_id, consult.session_id, consult.target_agent_id, consult.target_number) == (
-        c, c, "B", None)
+    assert (consult.call_id, consult.session_id, consult.target_agent_id,
+            consult.target_number) == (c, c, "B", None)
 
     await pam.ok(m.Conference(agent_id="A"))
     conf, stop = await instructions(pam, m.ConferenceCall, 2)
@@ -133,8 +135,7 @@ async def test_callback_returned_on_logout_on_the_wire(pam: Pam) -> None:
 async def test_named_callback_refused_for_an_agent_that_cannot_take_the_job_on_the_wire(
         pam: Pam) -> None:
     await pam.ok(PROGRESSIVE)
-    await pam.ok(m.JobStarted(**{**{f: getattr(PROGRESSIVE, f) for f in PROGRESSIVE.__struct_fields__},
-                                 "job_id": "FR", "required_skills": ["french"]}))
+    await pam.ok(msgspec.structs.replace(PROGRESSIVE, job_id="FR", required_skills=["french"]))
     await staff(pam, pam.client, ["A"])
     await pam.no(m.CallbackDue(job_id="FR", callback_id="cb", agent_id="A"), "InvalidTransition")
     assert (await pam.states("A"))[:2] == ("Ready", "Idle")
