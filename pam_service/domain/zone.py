@@ -372,6 +372,11 @@ class Zone:
         out = self._step(res, inp, ctx)
         res.reply = out.reply
         if out.accepted:
+            if isinstance(inp, m.MoveAgentToJob) and inp.agent_id in self.agents:
+                # a supervisor's move sticks: the allocator may not donate the moved
+                # agent back in this command; its old job is refilled with another
+                self.held.add(inp.agent_id)
+                self._sync_agent(self.agents[inp.agent_id])
             self._allocate(res, ctx)
             final = self.agents.get(inp.agent_id)  # type: ignore[union-attr]
             if final is not None and isinstance(res.reply, m.Accepted):

@@ -248,3 +248,20 @@ def test_named_callback_only_for_an_agent_that_may_take_the_job() -> None:
     s.no(m.CallbackDue(job_id="K", callback_id="cb", agent_id="A"), "InvalidTransition")
     s.ok(m.CallbackDue(job_id="J", callback_id="cb", agent_id="A"))
     assert s.states("A")[1] == "Callback"
+
+
+# ---- 6. a supervisor's move sticks ------------------------------------------------------
+
+
+def test_a_move_is_not_undone_by_the_allocator_in_the_same_command() -> None:
+    s = Sim()
+    s.job("J", priority=5, min_agents=1, max_agents=1)
+    s.ready_on_job("A", "J", level=1)
+    s.job("K", priority=1)
+    s.ready_on_job("B", "K", level=5)
+    res = s.ok(m.MoveAgentToJob(agent_id="A", job_id="K"))
+    assert isinstance(res.reply, m.Accepted) and res.reply.agent is not None
+    assert res.reply.agent.job_id == "K"
+    assert s.agent("A").job_id == "K"
+    # the old job, below its minimum, is refilled with another agent
+    assert s.agent("B").job_id == "J"

@@ -139,3 +139,20 @@ async def test_named_callback_refused_for_an_agent_that_cannot_take_the_job_on_t
     await staff(pam, pam.client, ["A"])
     await pam.no(m.CallbackDue(job_id="FR", callback_id="cb", agent_id="A"), "InvalidTransition")
     assert (await pam.states("A"))[:2] == ("Ready", "Idle")
+
+
+async def test_a_move_sticks_and_the_old_job_is_refilled_on_the_wire(pam: Pam) -> None:
+    await pam.ok(msgspec.structs.replace(PROGRESSIVE, priority=5, min_agents=1, max_agents=1))
+    for aid, level, job in (("A", 1, "J"), ("B", 5, "K")):
+        if job == "K":
+            await pam.ok(msgspec.structs.replace(PROGRESSIVE, job_id="K", priority=1))
+        await pam.ok(m.Login(agent_id=aid, zone="z1", extension=aid,
+                             skills=[m.Skill(name="sales", level=level)], time_zone="UTC",
+                             locale="en_US"))
+        await pam.ok(m.Ready(agent_id=aid))
+        await pam.ok(m.NailingEstablished(agent_id=aid))
+        assert (await pam.status(aid)).job_id == job
+    r = await pam.ok(m.MoveAgentToJob(agent_id="A", job_id="K"))
+    assert r.agent is not None and r.agent.job_id == "K"
+    assert (await pam.status("A")).job_id == "K"
+    assert (await pam.status("B")).job_id == "J"
