@@ -160,6 +160,14 @@ def _gates_changed(old: JobTask | None, new: JobTask) -> bool:
         new.status, new.strategy, new.required_skills)
 
 
+def colleague(a: Agent) -> Agent:
+    """An agent as ListCallbackAgents shows it to another agent's desktop: id, name,
+    skills and state; every other field left at its empty default (docs/security.md)."""
+    return Agent(agent_id=a.agent_id, zone=a.zone, agent_state=a.agent_state,
+                 call_state=a.call_state, job_state=a.job_state, version=a.version,
+                 since=a.since, agent_name=a.agent_name, skills=a.skills)
+
+
 def rejected(code: m.RejectCode, message: str) -> Result:
     return Result(reply=m.Rejected(code=code, message=message))
 
@@ -357,7 +365,8 @@ class Zone:
             self._step(res, sm.ResolveUnknown(agent_id=cmd.agent_id), ctx)
             res.reply = msgspec.structs.replace(res.reply, agent=self.agents[cmd.agent_id])
         if isinstance(cmd, m.ListCallbackAgents) and isinstance(res.reply, m.Accepted):
-            live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
+            # what a desktop needs to pick a colleague, nothing of its customer or HA data
+            live = [colleague(a) for a in self.agents.values() if a.agent_state is not A.LOGOUT]
             res.reply = m.Accepted(agent=res.reply.agent,
                                    agents=sorted(live, key=lambda a: a.agent_id))
         return res

@@ -265,3 +265,24 @@ def test_a_move_is_not_undone_by_the_allocator_in_the_same_command() -> None:
     assert s.agent("A").job_id == "K"
     # the old job, below its minimum, is refilled with another agent
     assert s.agent("B").job_id == "J"
+
+
+# ---- 8. privacy ----------------------------------------------------------------------------
+
+
+def test_list_callback_agents_shows_no_customer_or_ha_data_of_colleagues() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("B")
+    s.ok(m.SaveAgentForHA(agent_id="B", data={"screen": "card", "card": "4111"}))
+    s.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={"name": "Ada", "acct": 7}))
+    s.login("A")
+    res = s.ok(m.ListCallbackAgents(agent_id="A"))
+    assert isinstance(res.reply, m.Accepted) and res.reply.agents is not None
+    b = next(x for x in res.reply.agents if x.agent_id == "B")
+    assert (b.agent_state.value, b.call_state.value, b.skills) == (
+        "Busy", "Talking", s.agent("B").skills)
+    assert (b.customer, b.ha_data, b.session_id, b.extension, b.call_job_id) == (
+        {}, {}, None, "", None)
+    body = m.encoder.encode(res.reply)
+    assert b"Ada" not in body and b"4111" not in body

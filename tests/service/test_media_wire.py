@@ -156,3 +156,20 @@ async def test_a_move_sticks_and_the_old_job_is_refilled_on_the_wire(pam: Pam) -
     assert r.agent is not None and r.agent.job_id == "K"
     assert (await pam.status("A")).job_id == "K"
     assert (await pam.status("B")).job_id == "J"
+
+
+async def test_list_callback_agents_carries_no_colleague_customer_data_on_the_wire(
+        pam: Pam) -> None:
+    await pam.ok(PROGRESSIVE)
+    await staff(pam, pam.client, ["B"])
+    await pam.ok(m.SaveAgentForHA(agent_id="B", data={"card": "4111-secret"}))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1",
+                                     customer={"name": "Ada Secret"}))
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="A", skills=[], time_zone="UTC",
+                         locale="en_US"))
+    r = await pam.ok(m.ListCallbackAgents(agent_id="A"))
+    assert r.agents is not None and {a.agent_id for a in r.agents} == {"A", "B"}
+    body = m.encoder.encode(r)
+    assert b"Ada Secret" not in body and b"4111-secret" not in body
+    b = next(a for a in r.agents if a.agent_id == "B")
+    assert (b.call_state, b.customer, b.ha_data) == ("Talking", {}, {})
