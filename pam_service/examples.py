@@ -35,6 +35,7 @@ COMMAND_EXAMPLES: tuple[m.Command, ...] = (
     m.WrapupContact(agent_id="a1001", session_id="s-77", completion_code="Sale"),
     m.ExtendWrapup(agent_id="a1001"),
     m.HangUp(agent_id="a1001", session_id="c-9001"),
+    m.DesktopHeartbeat(agent_id="a1001"),
     m.InboundCallStarted(agent_id="a1001", call_id="acd-311"),
     m.InboundCallEnded(agent_id="a1001", call_id="acd-311"),
     m.CreateCallback(agent_id="a1001", session_id="s-77", due_time=_DUE,

@@ -199,6 +199,11 @@ class SaveAgentForHA(AgentCommand, frozen=True):
     data: dict[str, Any] = {}
 
 
+@sent_by("agent")
+class DesktopHeartbeat(AgentCommand, frozen=True):
+    """v1.1: the desktop is alive (any command from it counts the same)."""
+
+
 @sent_by("agent", "supervisor", "blender")
 class GetAgentStatus(AgentCommand, frozen=True):
     pass
@@ -347,7 +352,7 @@ AnyCommand = (
     | MoveAgentToJob | GetZoneStatus | BlendToInbound | BlendToOutbound | JobStarted
     | JobPaused | JobResumed | JobEnded | CustomerConnected | PreviewContactReady
     | CallbackDue | DialResult | CustomerDisconnected | NailingEstablished | NailingDropped
-    | HangUp | InboundCallStarted | InboundCallEnded
+    | HangUp | InboundCallStarted | InboundCallEnded | DesktopHeartbeat
 )
 
 #: Derived from the union: one list of commands, the union's.
@@ -481,6 +486,8 @@ class Reply(Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
 
 class Accepted(Reply, frozen=True, kw_only=True):
     agent: AgentSnapshot | None = None
+    #: v1.1, in the reply to Login: the desktop sends a command at least this often.
+    heartbeat_seconds: int | None = None
     agent_id: str | None = None
     agents: list[AgentSnapshot] | None = None
     job: JobTask | None = None
@@ -564,6 +571,8 @@ class WrapupStarted(Notification, frozen=True, kw_only=True):
     default_completion_code: str | None
     wrapup_seconds: int
     wrapup_extensions: int
+    #: v1.1: the desktop sends a command at least this often (DesktopHeartbeat).
+    heartbeat_seconds: int | None = None
 
 
 class NailupChange(Notification, frozen=True, kw_only=True):

@@ -94,6 +94,19 @@ class CompleteMove(Internal, frozen=True):
     announced, as the product text lists a move among the causes of JobEnd)."""
 
 
+class DesktopLost(Internal, frozen=True):
+    """The agent's desktop has been silent for three heartbeat intervals and it had
+    saved its data with SaveAgentForHA: the agent on a call is shown in Wrapup."""
+
+
+class WrapupTimeout(Internal, frozen=True):
+    """The agent sat in Wrapup past its wrap-up time and extensions plus a grace with
+    no live desktop: PAM wraps the contact up with the job's default code."""
+
+    session_id: str | None = None
+    completion_code: str | None = None
+
+
 class MarkUnknown(Internal, frozen=True):
     """Failover: this agent's state is in doubt until its desktop resyncs."""
 
@@ -119,6 +132,8 @@ class Context:
     #: ``TimeZonePendingCallbackDueTime = UTC``: callback due times as UTC ``yyyy/MM/dd HH:mm``.
     callback_due_utc: bool = False
     server_tz: tzinfo = UTC
+    #: v1.1: the desktop heartbeat interval announced to desktops.
+    heartbeat_seconds: int = 30
 
 
 @dataclass
@@ -540,7 +555,8 @@ def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:
     tx.notify(m.WrapupStarted, agent_id, session_id=a.session_id,
               completion_codes=list(w.completion_codes),
               default_completion_code=w.default_completion_code,
-              wrapup_seconds=w.wrapup_seconds, wrapup_extensions=w.wrapup_extensions)
+              wrapup_seconds=w.wrapup_seconds, wrapup_extensions=w.wrapup_extensions,
+              heartbeat_seconds=tx.ctx.heartbeat_seconds)
 
 
 def drop_outgoing_consult(tx: Tx, a: Agent) -> None:
@@ -971,6 +987,16 @@ def do_wrapup_contact(tx: Tx, a: Agent, c: m.WrapupContact) -> None:
     finish_work(tx, a.agent_id)
 
 
+def do_desktop_lost(tx: Tx, a: Agent, c: Any) -> None:
+    """Shown in Wrapup; the customer call itself goes on (no ReleaseCall): its
+    CustomerDisconnected later finds the agent already wrapping up."""
+    peer = a.peer_agent_id
+    start_wrapup(tx, a.agent_id)
+    if peer is not None:
+        tx.set(peer, peer_agent_id=None)
+        finish_work(tx, peer)
+
+
 def do_extend_wrapup(tx: Tx, a: Agent, c: Any) -> None:
     w = a.wrapup
     assert w is not None
@@ -1393,6 +1419,24 @@ TABLE: dict[type[Any], list[Entry]] = {
     m.SaveAgentForHA: [
         NOT_LOGGED_IN,
         Row(ANY, STAY, do_save_for_ha),
+    ],
+    m.DesktopHeartbeat: [
+        NOT_LOGGED_IN,
+        Row(ANY, STAY, noop, note="liveness only; the zone notes when it heard the desktop"),
+    ],
+    DesktopLost: [
+        NOT_LOGGED_IN,
+        Row(src(call=TALK | {C.CONSULT, C.CONFERENCE_OWNER}), To("*", C.WRAPUP), do_desktop_lost,
+            guard=lambda tx, a, c: bool(a.ha_data) and not is_passive_party(tx, a, c),
+            note="shown in Wrapup (SaveAgentForHA was used); the call goes on"),
+        Row(ANY, STAY, noop, note="nothing to show: the alarm alone"),
+    ],
+    WrapupTimeout: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.WRAPUP}), To("*", C.IDLE, "*"), do_wrapup_contact,
+            guard=lambda tx, a, c: a.session_id == c.session_id,
+            note="the job's default completion code"),
+        reject_rest("the agent is no longer in that wrap-up"),
     ],
     m.GetAgentStatus: [
         NOT_LOGGED_IN,

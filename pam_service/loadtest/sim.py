@@ -239,7 +239,18 @@ class LoadTest:
                                           skills=unique, time_zone="UTC", locale="en_US"))
         if isinstance(r, m.Accepted) and r.agent is not None:
             self._absorb(r.agent)
+            if r.heartbeat_seconds:
+                self.spawn(self._heartbeat(aid, zone, r.heartbeat_seconds))
             await self.send(zone, m.Ready(agent_id=aid))
+
+    async def _heartbeat(self, aid: str, zone: str, every: int) -> None:
+        """A live desktop: DesktopHeartbeat every interval while logged in (v1.1)."""
+        while not self.stopping:
+            await asyncio.sleep(every * self.rng.uniform(0.5, 0.9))
+            a = self.view.get(aid)
+            if a is None or a.agent_state.value == "Logout":
+                return
+            await self.send(zone, m.DesktopHeartbeat(agent_id=aid))
 
     # ---- events ------------------------------------------------------------
     async def _pump(self) -> None:

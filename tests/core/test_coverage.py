@@ -25,7 +25,7 @@ PROTOCOL_COMMANDS = {
     "PreviewContactReady", "CallbackDue", "DialResult", "CustomerDisconnected",
     "NailingEstablished", "NailingDropped",
     # v1.1
-    "HangUp", "InboundCallStarted", "InboundCallEnded",
+    "HangUp", "InboundCallStarted", "InboundCallEnded", "DesktopHeartbeat",
 }
 
 STATES = [

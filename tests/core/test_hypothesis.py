@@ -24,7 +24,7 @@ simple = st.sampled_from([
     m.RejectConsult, m.Transfer, m.Conference, m.EndConference, m.ChangeConferenceOwner,
     m.ExtendWrapup, m.GetAgentStatus, m.ListCallbackAgents, m.ReleaseFromOutbound,
     m.BlendToInbound, m.BlendToOutbound, m.NailingEstablished, m.NailingDropped,
-    m.SaveAgentForHA,
+    m.SaveAgentForHA, m.DesktopHeartbeat,
 ])
 
 

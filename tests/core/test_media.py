@@ -286,3 +286,70 @@ def test_list_callback_agents_shows_no_customer_or_ha_data_of_colleagues() -> No
         {}, {}, None, "", None)
     body = m.encoder.encode(res.reply)
     assert b"Ada" not in body and b"4111" not in body
+
+
+# ---- 9. desktop liveness ---------------------------------------------------------------------
+
+
+def run_checks(s: Sim) -> tuple[list[m.Event], list[Any]]:
+    """What the worker's liveness timer does: check, then apply the inputs."""
+    inputs, alarms, _ = s.zone.desktop_checks(s.ctx())
+    results = [s.zone.internal(i, s.ctx()) for i in inputs]
+    return alarms, results
+
+
+def test_heartbeat_seconds_in_the_login_reply_and_wrapup_started() -> None:
+    s = Sim(heartbeat_seconds=15)
+    s.job()
+    res = s.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                       locale="en_US"))
+    assert isinstance(res.reply, m.Accepted) and res.reply.heartbeat_seconds == 15
+    s.ready_on_job("B")
+    s.connect("c1")
+    res = s.ok(m.HangUp(agent_id="B", session_id="c1"))
+    (ws,) = s.events(res, m.WrapupStarted)
+    assert ws.heartbeat_seconds == 15
+
+
+def test_a_silent_desktop_is_alarmed_once_shown_in_wrapup_and_wrapped_up_by_pam() -> None:
+    s = Sim()  # heartbeat 30 s; the job's wrap-up 20 s with 1 extension
+    s.job()
+    s.ready_on_job("A")
+    s.ok(m.SaveAgentForHA(agent_id="A", data={"screen": "x"}))
+    s.connect("c1")
+    s.tick(85)
+    assert run_checks(s) == ([], [])  # heard 86 s ago: still live
+    s.tick(10)
+    alarms, results = run_checks(s)
+    assert [(a.code, a.agent_id) for a in alarms] == [("P_POMAGT_DESKTOP", "A")]  # type: ignore[attr-defined]
+    assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
+    assert not [e for r in results for e in r.events if isinstance(e, m.ReleaseCall)]
+    s.tick(60)
+    alarms, results = run_checks(s)
+    assert alarms == [] and s.states("A")[:2] == ("WorkNotReady", "Wrapup")  # 20*2+30 not yet
+    s.tick(15)
+    alarms, results = run_checks(s)
+    assert alarms == []
+    assert s.states("A") == ("Ready", "Idle", "JobAttached")
+    (done,) = [e for r in results for e in r.events if isinstance(e, m.CallCompleted)]
+    assert (done.completion_code, done.defaulted) == ("NoSale", True)
+    causes = {e.cause for r in results for e in r.events if isinstance(e, m.AgentStateChanged)}
+    assert causes == {"WrapupTimeout"}
+    # the customer's hang-up that follows finds nothing to do
+    res = s.send(m.CustomerDisconnected(call_id="c1"))
+    assert isinstance(res.reply, m.Rejected) and res.reply.code == "BadRequest"
+
+
+def test_a_heartbeat_keeps_the_desktop_live_and_without_ha_data_nothing_moves() -> None:
+    s = Sim()
+    s.job()
+    s.ready_on_job("A")
+    s.connect("c1")
+    for _ in range(5):
+        s.tick(60)
+        s.ok(m.DesktopHeartbeat(agent_id="A"))
+        assert run_checks(s) == ([], [])
+    s.tick(100)
+    alarms, _ = run_checks(s)
+    assert len(alarms) == 1
+    assert s.states("A")[:2] == ("Busy", "Talking")  # no SaveAgentForHA: shown as it is

@@ -173,3 +173,31 @@ async def test_list_callback_agents_carries_no_colleague_customer_data_on_the_wi
     assert b"Ada Secret" not in body and b"4111-secret" not in body
     b = next(a for a in r.agents if a.agent_id == "B")
     assert (b.call_state, b.customer, b.ha_data) == ("Talking", {}, {})
+
+
+async def test_desktop_liveness_alarm_shown_in_wrapup_and_pam_wraps_up_on_the_wire(
+        pam: Pam) -> None:
+    first = pam.services.pop(0)
+    await first.stop()
+    await pam.start(heartbeat_s=1, wrapup_grace_s=0.0)  # a silent desktop: 3 s
+    await pam.ok(msgspec.structs.replace(PROGRESSIVE, wrapup_seconds=1, wrapup_extensions=0))
+    r = await pam.ok(m.Login(agent_id="A", zone="z1", extension="A",
+                             skills=[m.Skill(name="sales", level=3)], time_zone="UTC",
+                             locale="en_US"))
+    assert r.heartbeat_seconds == 1
+    await pam.ok(m.Ready(agent_id="A"))
+    await pam.ok(m.NailingEstablished(agent_id="A"))
+    await pam.ok(m.SaveAgentForHA(agent_id="A", data={"screen": "order"}))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
+    # the desktop now says nothing
+    # one commit: the agent shown in Wrapup, its WrapupStarted, then the alarm
+    shown = await expect(pam, m.AgentStateChanged, timeout=20, cause="DesktopLost")
+    assert (shown.snapshot.call_state, shown.snapshot.session_id) == ("Wrapup", "c1")
+    ws = await expect(pam, m.WrapupStarted, agent_id="A")
+    assert ws.heartbeat_seconds == 1
+    alarm = await expect(pam, m.Alarm, code="P_POMAGT_DESKTOP")
+    assert alarm.agent_id == "A"
+    done = await expect(pam, m.CallCompleted, timeout=20, agent_id="A")
+    assert (done.completion_code, done.defaulted) == ("NoSale", True)
+    a = await pam.status("A")
+    assert (a.agent_state, a.call_state) == ("Ready", "Idle")
