@@ -517,8 +517,9 @@ _CALL_FIELDS_CLEARED: dict[str, Any] = dict(
 
 
 def allowed_codes(a: Agent) -> set[str]:
+    # "Transferred to external number" only for a call that was (start_wrapup adds it
+    # to the codes of an external transfer's wrap-up)
     codes = set(a.wrapup.completion_codes) if a.wrapup else set()
-    codes.add(m.EXTERNAL_TRANSFER_CODE)
     if a.wrapup and a.wrapup.default_completion_code:
         codes.add(a.wrapup.default_completion_code)
     return codes
@@ -868,6 +869,8 @@ def do_transfer_external(tx: Tx, a: Agent, c: Any) -> None:
         tx.emit(m.TransferCall(agent_id=a.agent_id, call_id=a.session_id,
                                session_id=a.session_id, from_agent_id=a.agent_id,
                                to_number=a.external_number))
+        if a.call_state is C.HOLD:  # the customer was held by the conference owner
+            tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
     start_wrapup(tx, a.agent_id, external=True)
     if passive is not None:
         tx.set(passive, peer_agent_id=None)
@@ -1347,6 +1350,10 @@ TABLE: dict[type[Any], list[Entry]] = {
             guard=in_agent_consult_as_initiator, note="initiator free; receiver Talking"),
         Row(src(call={C.CONFERENCE_OWNER}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
             guard=with_external_party, note="conference with an external party"),
+        Row(src(call={C.HOLD}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
+            guard=lambda tx, a, c: is_conference_owner(tx, a, c) and with_external_party(
+                tx, a, c),
+            note="the owner, customer on hold, hands it to the external party"),
         Row(src(call={C.CONFERENCE_OWNER}), To("*", C.IDLE), do_transfer_from_conference,
             note="owner leaves; passive agent owns the call"),
         reject_rest("Transfer needs an active consult started by this agent"),

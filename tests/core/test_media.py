@@ -353,3 +353,32 @@ def test_a_heartbeat_keeps_the_desktop_live_and_without_ha_data_nothing_moves() 
     alarms, _ = run_checks(s)
     assert len(alarms) == 1
     assert s.states("A")[:2] == ("Busy", "Talking")  # no SaveAgentForHA: shown as it is
+
+
+# ---- 10. the smaller rows --------------------------------------------------------------------
+
+
+def test_a_conference_owner_with_the_customer_on_hold_transfers_to_the_external_party() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ok(m.Consult(agent_id="A", target_number="+15550001"))
+    s.ok(m.Conference(agent_id="A"))
+    s.ok(m.HoldCall(agent_id="A"))
+    res = s.ok(m.Transfer(agent_id="A"))
+    assert media(res) == [
+        ("TransferCall", {"agent_id": "A", "call_id": "c0", "session_id": "c0",
+                          "from_agent_id": "A", "to_number": "+15550001"}),
+        ("StopHold", {"agent_id": "A", "call_id": "c0"})]
+    assert s.states("A")[:2] == ("WorkNotReady", "Wrapup")
+    s.ok(m.WrapupContact(agent_id="A", session_id="c0", completion_code=m.EXTERNAL_TRANSFER_CODE))
+
+
+def test_transferred_to_external_number_only_for_a_call_transferred_externally() -> None:
+    s = Sim()
+    s.job()
+    talking(s, "A")
+    s.ok(m.HangUp(agent_id="A", session_id="c0"))
+    s.no(m.WrapupContact(agent_id="A", session_id="c0", completion_code=m.EXTERNAL_TRANSFER_CODE),
+         "BadRequest")
+    s.ok(m.WrapupContact(agent_id="A", session_id="c0", completion_code="Sale"))

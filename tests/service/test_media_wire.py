@@ -201,3 +201,21 @@ async def test_desktop_liveness_alarm_shown_in_wrapup_and_pam_wraps_up_on_the_wi
     assert (done.completion_code, done.defaulted) == ("NoSale", True)
     a = await pam.status("A")
     assert (a.agent_state, a.call_state) == ("Ready", "Idle")
+
+
+async def test_conference_owner_on_hold_transfers_to_the_external_party_on_the_wire(
+        pam: Pam) -> None:
+    calls = await talking(pam, ["A"])
+    c = calls["A"]
+    await pam.ok(m.Consult(agent_id="A", target_number="+15550009"))
+    await pam.ok(m.Conference(agent_id="A"))
+    conf = await expect(pam, m.ConferenceCall, owner_agent_id="A")
+    assert (conf.party_number, conf.party_agent_id) == ("+15550009", None)
+    await pam.ok(m.HoldCall(agent_id="A"))
+    await pam.ok(m.Transfer(agent_id="A"))
+    tr, stop = await instructions(pam, m.TransferCall, 2, from_agent_id="A")
+    assert isinstance(tr, m.TransferCall) and tr.to_number == "+15550009"
+    assert isinstance(stop, m.StopHold) and stop.call_id == c
+    # the external-transfer code is allowed for this call, and only for such a call
+    await pam.ok(m.WrapupContact(agent_id="A", session_id=c,
+                                 completion_code=m.EXTERNAL_TRANSFER_CODE))
