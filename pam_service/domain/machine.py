@@ -1737,6 +1737,15 @@ def apply_job(current: JobTask | None, cmd: m.Command, ctx: Context) -> tuple[
                 cmd.default_completion_code not in cmd.completion_codes):
             return None, m.Rejected(code="BadRequest", message="default_completion_code is not "
                                     "one of completion_codes"), []
+        if current is not None and current.status != "ended" and (
+                current.action_name != cmd.action_name):
+            # Not yet (issue 17 item 7): a zone keys its job-tasks by job_id alone, so a
+            # second action of a running job would overwrite the first one's licences,
+            # codes and staffing. Refused instead of silently merged.
+            return None, m.Rejected(code="BadRequest", message=(
+                f"job {cmd.job_id!r} already runs action {current.action_name!r} in this "
+                f"zone; PAM serves one action per job_id and zone: give the second action "
+                f"its own job_id, or end the first")), []
         new = job_from(cmd)
         if current is not None and current.status != "ended":
             new = msgspec.structs.replace(new, assigned=current.assigned)

@@ -382,3 +382,18 @@ def test_transferred_to_external_number_only_for_a_call_transferred_externally()
     s.no(m.WrapupContact(agent_id="A", session_id="c0", completion_code=m.EXTERNAL_TRANSFER_CODE),
          "BadRequest")
     s.ok(m.WrapupContact(agent_id="A", session_id="c0", completion_code="Sale"))
+
+
+def test_a_second_action_of_a_running_job_is_refused_not_merged() -> None:
+    s = Sim()
+    s.job("J", max_agents=5)
+    s.ready_on_job("A")
+    before = s.zone.jobs["J"]
+    res = s.send(m.JobStarted(job_id="J", action_name="sms", zone="z1",
+                              campaign_type="progressive", required_skills=["other"],
+                              min_agents=0, max_agents=1, priority=1, licenses=1,
+                              completion_codes=["X"], default_completion_code="X",
+                              wrapup_seconds=5, wrapup_extensions=0))
+    assert isinstance(res.reply, m.Rejected) and res.reply.code == "BadRequest"
+    assert "action" in res.reply.message
+    assert s.zone.jobs["J"] == before and s.agent("A").job_id == "J"

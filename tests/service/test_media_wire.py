@@ -219,3 +219,14 @@ async def test_conference_owner_on_hold_transfers_to_the_external_party_on_the_w
     # the external-transfer code is allowed for this call, and only for such a call
     await pam.ok(m.WrapupContact(agent_id="A", session_id=c,
                                  completion_code=m.EXTERNAL_TRANSFER_CODE))
+
+
+async def test_a_second_action_of_a_running_job_is_refused_on_the_wire(pam: Pam) -> None:
+    await pam.ok(PROGRESSIVE)
+    r = await pam.no(msgspec.structs.replace(PROGRESSIVE, action_name="second", licenses=1),
+                     "BadRequest")
+    assert "action" in r.message
+    z = await pam.ok(m.GetZoneStatus(zone="z1"))
+    assert z.jobs is not None
+    (job,) = [j for j in z.jobs if j.job_id == "J"]
+    assert (job.action_name, job.licenses) == (PROGRESSIVE.action_name, PROGRESSIVE.licenses)
