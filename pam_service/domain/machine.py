@@ -528,9 +528,10 @@ def allowed_codes(a: Agent) -> set[str]:
 def format_due(tx: Tx, due: datetime) -> str:
     if due.tzinfo is None:
         due = due.replace(tzinfo=UTC)
-    if tx.ctx.callback_due_utc:
-        return due.astimezone(UTC).strftime("%Y/%m/%d %H:%M")
-    return due.astimezone(tx.ctx.server_tz).isoformat(timespec="minutes")
+    # one format in both modes (the text's yyyy/MM/dd HH:mm); only the zone differs:
+    # UTC with TimeZonePendingCallbackDueTime = UTC, else the server's zone
+    tz = UTC if tx.ctx.callback_due_utc else tx.ctx.server_tz
+    return due.astimezone(tz).strftime("%Y/%m/%d %H:%M")
 
 
 def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:

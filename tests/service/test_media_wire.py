@@ -4,7 +4,9 @@ returned callbacks."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -230,3 +232,14 @@ async def test_a_second_action_of_a_running_job_is_refused_on_the_wire(pam: Pam)
     assert z.jobs is not None
     (job,) = [j for j in z.jobs if j.job_id == "J"]
     assert (job.action_name, job.licenses) == (PROGRESSIVE.action_name, PROGRESSIVE.licenses)
+
+
+async def test_callback_due_time_in_the_servers_zone_on_the_wire(pam: Pam) -> None:
+    first = pam.services.pop(0)
+    await first.stop()
+    await pam.start(server_tz=ZoneInfo("Asia/Kolkata"))
+    await talking(pam, ["A"])
+    due = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
+    await pam.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A", due_time=due))
+    n = await expect(pam, m.PreviewCallbackPending, agent_id="A")
+    assert n.due_time == "2026/11/26 20:00"  # UTC+05:30, the UTC mode's format
