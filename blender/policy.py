@@ -130,7 +130,12 @@ NOT_READY = frozenset({"NotReady", "PendingNotReady"})
 
 
 def idle(a: AgentSnapshot) -> bool:
-    return a.call_state == "Idle"
+    """No call: none of PAM's, and none the ACD reported (InboundCallStarted, v1.1)."""
+    return a.call_state == "Idle" and a.inbound_call_id is None
+
+
+def busy_with(a: AgentSnapshot) -> str:
+    return "inbound call" if a.inbound_call_id is not None else str(a.call_state)
 
 
 def side(job_state: str) -> Direction:
@@ -266,7 +271,7 @@ def _to_outbound(zone: str, live: list[AgentSnapshot], last_moves: Mapping[str, 
     chosen = sorted(eligible, key=key)[:cap]
     moves = tuple(
         Move(a.agent_id, "outbound",
-             f"{'idle' if idle(a) else 'busy (' + a.call_state + ')'}"
+             f"{'idle' if idle(a) else 'busy (' + busy_with(a) + ')'}"
              f"; in inbound {now - inbound_since(a):.0f} s")
         for a in chosen)
     reason = f"{why}; {len(returnable)} blended inbound, cap {cap}"

@@ -4,9 +4,12 @@ Simulated agent desktops (login, ready, calls, hold, consult / transfer / confer
 wrap-up, breaks, walkaways, logout at shift end), a simulated dialer (one job-task per
 campaign type per zone, paced customers, previews, callbacks), a simulated media side
 (nailing, dialling, customers hanging up after a talk time) and an inbound-demand
-signal for the blender. Desktops act only on what PAM told them (its events), so a
-command can meet a state that moved meanwhile; those refusals are counted as races,
-not errors, when PAM's reply shows a newer version than the desktop knew.
+signal for the blender. The media side acts only on PAM's telephony instructions
+(``telephony.<zone>``, docs/media.md): its lines and calls are its own model of what
+it was told, never read from state events. Desktops act only on what PAM told them
+(its events), so a command can meet a state that moved meanwhile; those refusals are
+counted as races, not errors, when PAM's reply shows a newer version than the desktop
+knew.
 """
 
 from __future__ import annotations
@@ -75,6 +78,11 @@ class LoadTest:
         self.sending = 0
         self.offering: dict[str, int] = defaultdict(int)  # job -> offers awaiting a reply
         self.resyncing: set[str] = set()  # agents whose GetAgentStatus / SaveAgentForHA is out
+        # the media side's own model, built only from telephony instructions
+        self.lines: dict[str, tuple[int, bool]] = {}  # agent -> (nail order, established)
+        self.nail_orders = 0
+        self.media_calls: dict[str, str] = {}  # live customer call -> agent it is bridged to
+        self.instructions: dict[str, int] = defaultdict(int)
 
     # ---- plumbing --------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -231,7 +239,18 @@ class LoadTest:
                                           skills=unique, time_zone="UTC", locale="en_US"))
         if isinstance(r, m.Accepted) and r.agent is not None:
             self._absorb(r.agent)
+            if r.heartbeat_seconds:
+                self.spawn(self._heartbeat(aid, zone, r.heartbeat_seconds))
             await self.send(zone, m.Ready(agent_id=aid))
+
+    async def _heartbeat(self, aid: str, zone: str, every: int) -> None:
+        """A live desktop: DesktopHeartbeat every interval while logged in (v1.1)."""
+        while not self.stopping:
+            await asyncio.sleep(every * self.rng.uniform(0.5, 0.9))
+            a = self.view.get(aid)
+            if a is None or a.agent_state.value == "Logout":
+                return
+            await self.send(zone, m.DesktopHeartbeat(agent_id=aid))
 
     # ---- events ------------------------------------------------------------
     async def _pump(self) -> None:
@@ -274,29 +293,61 @@ class LoadTest:
             # a PAM instance took the zone over: a desktop resyncs (GetAgentStatus)
             if ev.agent_id in self.view:
                 self.spawn(self._resync(ev.agent_id, ev.zone))
-        elif isinstance(ev, m.NailAgent):
-            self.later(self.sc.media.nail_s, lambda: self.send(
-                ev.zone, m.NailingEstablished(agent_id=ev.agent_id)))
+        elif isinstance(ev, m.TelephonyInstruction):
+            self._media(ev)
+
+    # ---- the media side: only telephony instructions -------------------------
+    def _media(self, ev: m.TelephonyInstruction) -> None:
+        self.instructions[type(ev).__name__] += 1
+        aid = ev.agent_id
+        if isinstance(ev, m.NailAgent):
+            self.nail_orders += 1
+            order = self.nail_orders
+            self.lines[aid] = (order, False)
+            self.later(self.sc.media.nail_s, lambda: self._nailed(ev.zone, aid, order))
+        elif isinstance(ev, m.UnnailAgent):
+            self.lines.pop(aid, None)  # a nail still being set up is abandoned too
         elif isinstance(ev, m.ConnectCall):
             self.stats.calls_connected += 1
             self.stats.window_calls += 1
+            self.media_calls[ev.call_id] = aid
             self._hangup_later(ev.zone, ev.call_id)
         elif isinstance(ev, m.DialCustomer):
             answered = self.rng.random() < self.sc.dialer.answer_share
             self.later(self.sc.dialer.dial_s, lambda: self._dial_result(ev, answered))
+        elif isinstance(ev, m.ReleaseCall):
+            self.media_calls.pop(ev.call_id, None)  # PAM ended it: no disconnect to report
+        elif isinstance(ev, m.TransferCall):
+            if ev.to_agent_id is not None:
+                self.media_calls[ev.call_id] = ev.to_agent_id
+            else:  # handed to an outside party: the call is no longer PAM's to report
+                self.media_calls.pop(ev.call_id, None)
+        # ConsultCall, ConferenceCall, DropParty, PlayHold, StopHold: legs and music on
+        # a call the simulated switch bridges; nothing to report back to PAM
+
+    async def _nailed(self, zone: str, aid: str, order: int) -> None:
+        if self.lines.get(aid) != (order, False):
+            return  # unnailed, or nailed again since: this order is void
+        self.lines[aid] = (order, True)
+        await self.send(zone, m.NailingEstablished(agent_id=aid))
 
     async def _dial_result(self, ev: m.DialCustomer, answered: bool) -> None:
         r = await self.send(ev.zone, m.DialResult(
             agent_id=ev.agent_id, session_id=ev.session_id,
             result="answered" if answered else "no_answer"))
         if answered and isinstance(r, m.Accepted):
+            self.media_calls[ev.session_id] = ev.agent_id
             self._hangup_later(ev.zone, ev.session_id)
 
     def _hangup_later(self, zone: str, call_id: str) -> None:
         t = self.sc.talk
         talk = max(t.min_s, self.rng.lognormvariate(math.log(t.mean_s) - t.sigma ** 2 / 2,
                                                     t.sigma))
-        self.later(talk, lambda: self.send(zone, m.CustomerDisconnected(call_id=call_id)))
+        self.later(talk, lambda: self._customer_hangs_up(zone, call_id))
+
+    async def _customer_hangs_up(self, zone: str, call_id: str) -> None:
+        if self.media_calls.pop(call_id, None) is not None:
+            await self.send(zone, m.CustomerDisconnected(call_id=call_id))
 
     # ---- the desktop ---------------------------------------------------------
     def _desktop(self, a: m.Agent, prev: m.Agent | None) -> None:
@@ -426,9 +477,11 @@ class LoadTest:
                         and self.rng.random() < p):
                     walk = self.rng.random() < d.walkaway_share
                     self.spawn(self._take_break(a.agent_id, walk))
-                elif (a.agent_state.value != "Logout" and a.nailed
-                      and self.rng.random() < self.sc.media.nail_drop_per_min / 60):
-                    self.spawn(self.send(a.zone, m.NailingDropped(agent_id=a.agent_id)))
+            # the media side drops a line it holds up now and then
+            for aid, (_, up) in list(self.lines.items()):
+                if up and self.rng.random() < self.sc.media.nail_drop_per_min / 60:
+                    self.lines.pop(aid, None)
+                    self.spawn(self.send(self.zone_of[aid], m.NailingDropped(agent_id=aid)))
 
     async def _take_break(self, aid: str, walkaway: bool) -> None:
         zone = self.zone_of[aid]
@@ -579,6 +632,7 @@ class LoadTest:
                                   "p99": pct(v, .99), "max": pct(v, 1.0)}
                               for k, v in sorted(s.latencies.items())}},
             "calls_connected": s.calls_connected,
+            "telephony_instructions": dict(sorted(self.instructions.items())),
             "resyncs": s.resyncs,
             "calls_abandoned_no_agent": s.calls_abandoned,
             "previews_offered": s.previews, "callbacks_offered": s.callbacks,

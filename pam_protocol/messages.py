@@ -170,6 +170,13 @@ class ChangeConferenceOwner(AgentCommand, frozen=True):
 
 
 @sent_by("agent")
+class HangUp(AgentCommand, frozen=True):
+    """v1.1: the agent ends the customer call from the desktop (Talking or Hold)."""
+
+    session_id: NonEmpty
+
+
+@sent_by("agent")
 class WrapupContact(AgentCommand, frozen=True):
     session_id: NonEmpty
     completion_code: NonEmpty | None = None
@@ -190,6 +197,11 @@ class CreateCallback(AgentCommand, frozen=True):
 @sent_by("agent")
 class SaveAgentForHA(AgentCommand, frozen=True):
     data: dict[str, Any] = {}
+
+
+@sent_by("agent")
+class DesktopHeartbeat(AgentCommand, frozen=True):
+    """v1.1: the desktop is alive (any command from it counts the same)."""
 
 
 @sent_by("agent", "supervisor", "blender")
@@ -315,6 +327,23 @@ class NailingDropped(AgentCommand, frozen=True):
     pass
 
 
+# ACD / inbound side (v1.1) --------------------------------------------------
+
+
+@sent_by("dialer", "acd")
+class InboundCallStarted(AgentCommand, frozen=True):
+    """The ACD connected an inbound call to this agent (blended to inbound)."""
+
+    call_id: NonEmpty
+
+
+@sent_by("dialer", "acd")
+class InboundCallEnded(AgentCommand, frozen=True):
+    """The agent's inbound call ended."""
+
+    call_id: NonEmpty
+
+
 AnyCommand = (
     Login | Ready | NotReady | Logout | PendingLogout | PreviewDial | PreviewCancel | Redial
     | HoldCall | UnholdCall | Consult | CancelConsult | RejectConsult | Transfer | Conference
@@ -323,6 +352,7 @@ AnyCommand = (
     | MoveAgentToJob | GetZoneStatus | BlendToInbound | BlendToOutbound | JobStarted
     | JobPaused | JobResumed | JobEnded | CustomerConnected | PreviewContactReady
     | CallbackDue | DialResult | CustomerDisconnected | NailingEstablished | NailingDropped
+    | HangUp | InboundCallStarted | InboundCallEnded | DesktopHeartbeat
 )
 
 #: Derived from the union: one list of commands, the union's.
@@ -404,6 +434,8 @@ class AgentSnapshot(Struct, frozen=True, gc=False, kw_only=True):
     logged_in_at: datetime | None = None
     #: Released from outbound by a supervisor: the blender may not return it before this.
     released_until: datetime | None = None
+    #: v1.1: the inbound call the ACD reported this agent on (InboundCallStarted).
+    inbound_call_id: str | None = None
 
 
 Agent = AgentSnapshot
@@ -454,6 +486,8 @@ class Reply(Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
 
 class Accepted(Reply, frozen=True, kw_only=True):
     agent: AgentSnapshot | None = None
+    #: v1.1, in the reply to Login: the desktop sends a command at least this often.
+    heartbeat_seconds: int | None = None
     agent_id: str | None = None
     agents: list[AgentSnapshot] | None = None
     job: JobTask | None = None
@@ -537,6 +571,8 @@ class WrapupStarted(Notification, frozen=True, kw_only=True):
     default_completion_code: str | None
     wrapup_seconds: int
     wrapup_extensions: int
+    #: v1.1: the desktop sends a command at least this often (DesktopHeartbeat).
+    heartbeat_seconds: int | None = None
 
 
 class NailupChange(Notification, frozen=True, kw_only=True):
@@ -602,6 +638,53 @@ class DialCustomer(TelephonyInstruction, frozen=True, kw_only=True):
     session_id: str
 
 
+class UnnailAgent(TelephonyInstruction, frozen=True, kw_only=True):
+    """v1.1: the agent left outbound work; drop its nailed line (idempotent)."""
+
+
+class ConsultCall(TelephonyInstruction, frozen=True, kw_only=True):
+    """v1.1: the customer is on hold; dial the consult leg from ``agent_id`` to the
+    target agent (its extension) or the external number."""
+
+    call_id: str
+    session_id: str
+    target_agent_id: str | None = None
+    target_number: str | None = None
+    target_extension: str | None = None
+
+
+class TransferCall(TelephonyInstruction, frozen=True, kw_only=True):
+    """v1.1: hand the customer from ``from_agent_id`` to an agent or external number;
+    ``from_agent_id``'s leg is dropped (its nailed line stays). ``agent_id`` is
+    ``from_agent_id``."""
+
+    call_id: str
+    session_id: str
+    from_agent_id: str
+    to_agent_id: str | None = None
+    to_number: str | None = None
+
+
+class ConferenceCall(TelephonyInstruction, frozen=True, kw_only=True):
+    """v1.1: bridge customer, owner and party into one conference (also sent on a
+    change of owner, naming the new owner). ``agent_id`` is ``owner_agent_id``."""
+
+    call_id: str
+    session_id: str
+    owner_agent_id: str
+    party_agent_id: str | None = None
+    party_number: str | None = None
+
+
+class DropParty(TelephonyInstruction, frozen=True, kw_only=True):
+    """v1.1: drop one party's leg from the call: the external ``number`` when set,
+    otherwise agent ``agent_id``'s leg (its nailed line stays)."""
+
+    call_id: str
+    session_id: str
+    number: str | None = None
+
+
 class JobEvent(Event, frozen=True, kw_only=True):
     job_id: str
 
@@ -651,6 +734,14 @@ class CallCompleted(JobEvent, frozen=True, kw_only=True):
     at: datetime | None = None
 
 
+class CallbackReturned(JobEvent, frozen=True, kw_only=True):
+    """v1.1: a pending callback PAM will not deliver; the dialer reschedules it."""
+
+    callback_id: str
+    agent_id: str
+    reason: str
+
+
 class CallNotConnected(JobEvent, frozen=True, kw_only=True):
     """Addition: a contact of the job found no available agent (``NoAgentAvailable``);
     the Campaign Detail report counts these."""
@@ -667,7 +758,8 @@ AnyEvent = (
     | BlendedToOutbound | JobAttached | POMAvailable | POMNotAvailable | Alarm | ConnectCall
     | NailAgent | PlayHold | StopHold | ReleaseCall | DialCustomer | AgentAttached
     | AgentDetached | JobAgentShortage | JobChanged | CallbackCreated | CallCompleted
-    | CallNotConnected
+    | CallNotConnected | UnnailAgent | ConsultCall | TransferCall | ConferenceCall | DropParty
+    | CallbackReturned
 )
 EVENT_TYPES: tuple[type[Event], ...] = get_args(AnyEvent)
 

@@ -23,8 +23,9 @@ import msgspec
 
 from pam_protocol import messages as m
 
-Role = Literal["agent", "supervisor", "blender", "dialer", "admin"]
-ROLES: tuple[Role, ...] = ("agent", "supervisor", "blender", "dialer", "admin")
+Role = Literal["agent", "supervisor", "blender", "dialer", "acd", "admin"]
+#: ``acd``: the inbound side (v1.1), which may send only InboundCallStarted/Ended.
+ROLES: tuple[Role, ...] = ("agent", "supervisor", "blender", "dialer", "acd", "admin")
 
 #: Each role's commands, from the commands' own ``senders`` (pam_protocol.messages).
 ALLOWED: dict[Role, frozenset[str]] = {

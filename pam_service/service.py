@@ -53,6 +53,11 @@ class Settings:
     #: An agent left Unknown after a takeover (docs/deployment.md, "Agents in doubt")
     #: whose desktop has not resynced within this time is resolved by PAM itself.
     resync_timeout_s: float = 60.0
+    #: v1.1 desktop liveness (docs/media.md): the heartbeat interval desktops are told
+    #: (0: no liveness checks), and the grace after wrap-up time and extensions before
+    #: PAM wraps up for a silent desktop.
+    heartbeat_s: int = 30
+    wrapup_grace_s: float = 30.0
     #: Redis WAIT after each commit: replicas that must have it before PAM answers
     #: (docs/deployment.md, "Redis behind Sentinel"); 0 = asynchronous replication.
     redis_wait_replicas: int = 0

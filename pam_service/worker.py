@@ -124,6 +124,8 @@ class ZoneWorker:
         self.watch_unknown = False
         #: When the oldest Unknown agent's resync times out (None: to be looked up).
         self.resync_due: datetime | None = None
+        #: v1.1 desktop liveness: when the zone's desktops are checked next (monotonic).
+        self.desktops_due = 0.0
 
     @property
     def active(self) -> bool:
@@ -211,6 +213,19 @@ class ZoneWorker:
                         extra={"zone": self.name, "agents": stale})
         return len(stale)
 
+    async def check_desktops(self) -> int:
+        """Desktop liveness (Zone.desktop_checks): the P_POMAGT_DESKTOP alarms, agents
+        shown in Wrapup, wrap-ups PAM completes. Returns how many inputs it applied."""
+        s = self.svc.settings
+        self.desktops_due = time.monotonic() + s.heartbeat_s
+        if not self.active:
+            return 0
+        inputs, alarms, _ = self.zone.desktop_checks(self.ctx(), s.wrapup_grace_s)
+        if inputs or alarms:
+            await self.flush()  # the previous batch's events go out first
+            await self._apply_internal(inputs, alarms)
+        return len(inputs)
+
     def _next_resync(self) -> float | None:
         """Seconds until the oldest Unknown agent's resync times out, if any.
 
@@ -283,6 +298,9 @@ class ZoneWorker:
     async def run(self) -> None:
         while True:
             wait = self._next_resync()
+            if self.active and self.svc.settings.heartbeat_s > 0:  # desktop liveness timer
+                left = max(0.0, self.desktops_due - time.monotonic())
+                wait = left if wait is None else min(wait, left)
             quiet = self._quiet_trim_due()
             if self.pending:
                 first = self.pending.popleft()
@@ -341,6 +359,8 @@ class ZoneWorker:
         self.resync_due = None  # looked up again after this
         try:
             await self.resolve_stale()
+            if self.svc.settings.heartbeat_s > 0 and time.monotonic() >= self.desktops_due:
+                await self.check_desktops()
         except asyncio.CancelledError:
             raise
         except Exception as e:  # fenced, or Redis gone: the next batch reloads the zone
@@ -404,7 +424,8 @@ class ZoneWorker:
         return sm.Context(zone=self.name, now=datetime.now(UTC),
                           degraded=time.monotonic() < self.failing_over_until,
                           callback_due_utc=self.svc.settings.callback_due_utc,
-                          server_tz=self.svc.server_tz)
+                          server_tz=self.svc.server_tz,
+                          heartbeat_seconds=self.svc.settings.heartbeat_s)
 
     async def process(self, msgs: list[AbstractIncomingMessage]) -> None:
         """One batch: validate (pure), take the zone over if need be, look up repeats,

@@ -94,6 +94,19 @@ class CompleteMove(Internal, frozen=True):
     announced, as the product text lists a move among the causes of JobEnd)."""
 
 
+class DesktopLost(Internal, frozen=True):
+    """The agent's desktop has been silent for three heartbeat intervals and it had
+    saved its data with SaveAgentForHA: the agent on a call is shown in Wrapup."""
+
+
+class WrapupTimeout(Internal, frozen=True):
+    """The agent sat in Wrapup past its wrap-up time and extensions plus a grace with
+    no live desktop: PAM wraps the contact up with the job's default code."""
+
+    session_id: str | None = None
+    completion_code: str | None = None
+
+
 class MarkUnknown(Internal, frozen=True):
     """Failover: this agent's state is in doubt until its desktop resyncs."""
 
@@ -119,6 +132,8 @@ class Context:
     #: ``TimeZonePendingCallbackDueTime = UTC``: callback due times as UTC ``yyyy/MM/dd HH:mm``.
     callback_due_utc: bool = False
     server_tz: tzinfo = UTC
+    #: v1.1: the desktop heartbeat interval announced to desktops.
+    heartbeat_seconds: int = 30
 
 
 @dataclass
@@ -225,12 +240,20 @@ class Tx:
                                   licenses_used=len(job.assigned), licenses=job.licenses))
 
     def detach(self, agent_id: str, reason: str, job_state: JobState) -> None:
-        """Give back the agent's licence; its job state becomes ``job_state``."""
+        """Give back the agent's licence; its job state becomes ``job_state``.
+
+        The media side is told to drop the nailed line (``UnnailAgent``) at once when
+        the agent is idle; an agent on a call keeps its voice path until its work ends
+        (finish_work unnails it then). Callbacks of the job waiting on the agent are
+        returned to the dialer (``CallbackReturned``)."""
         a = self.must(agent_id)
         old = a.job_id
         self.set(agent_id, job_id=None, job_state=job_state, nailed=False)
         if old is None:
             return
+        if a.call_state is C.IDLE:
+            self.emit(m.UnnailAgent(agent_id=agent_id))
+        return_callbacks(self, agent_id, reason, job_id=old)
         job = self.job(old)
         if job is None:
             return
@@ -357,7 +380,8 @@ def target_not_logged_in(tx: Tx, a: Agent, c: m.Consult) -> bool:
 def target_ready_idle(tx: Tx, a: Agent, c: m.Consult) -> bool:
     assert c.target_agent_id is not None
     b = tx.must(c.target_agent_id)
-    return b.agent_state is A.READY and b.call_state is C.IDLE
+    # an agent on an inbound call (InboundCallStarted) has no free voice path
+    return b.agent_state is A.READY and b.call_state is C.IDLE and b.inbound_call_id is None
 
 
 def target_working(tx: Tx, a: Agent, c: m.Consult) -> bool:
@@ -481,6 +505,18 @@ def callback_for_job_unknown(tx: Tx, a: Agent, c: m.CallbackDue) -> bool:
     return tx.job(c.job_id) is None
 
 
+def cannot_take_callback(tx: Tx, a: Agent, c: m.CallbackDue) -> bool:
+    """A named callback goes only to an agent on its job, or one that may be attached
+    to it (the job's skills, a free licence)."""
+    if c.job_id in (a.job_id, a.next_job_id):
+        return False
+    job = tx.job(c.job_id)
+    if job is None or job.status != "running":
+        return True
+    have = {s.name for s in a.skills}
+    return not (set(job.required_skills) <= have and len(job.assigned) < job.capacity)
+
+
 def is_passive_party(tx: Tx, a: Agent, c: Any) -> bool:
     """A consult receiver or conference passive: PAM cannot see its nailing."""
     return a.call_state is C.CONFERENCE_PASSIVE or (
@@ -501,8 +537,9 @@ _CALL_FIELDS_CLEARED: dict[str, Any] = dict(
 
 
 def allowed_codes(a: Agent) -> set[str]:
+    # "Transferred to external number" only for a call that was (start_wrapup adds it
+    # to the codes of an external transfer's wrap-up)
     codes = set(a.wrapup.completion_codes) if a.wrapup else set()
-    codes.add(m.EXTERNAL_TRANSFER_CODE)
     if a.wrapup and a.wrapup.default_completion_code:
         codes.add(a.wrapup.default_completion_code)
     return codes
@@ -511,9 +548,10 @@ def allowed_codes(a: Agent) -> set[str]:
 def format_due(tx: Tx, due: datetime) -> str:
     if due.tzinfo is None:
         due = due.replace(tzinfo=UTC)
-    if tx.ctx.callback_due_utc:
-        return due.astimezone(UTC).strftime("%Y/%m/%d %H:%M")
-    return due.astimezone(tx.ctx.server_tz).isoformat(timespec="minutes")
+    # one format in both modes (the text's yyyy/MM/dd HH:mm); only the zone differs:
+    # UTC with TimeZonePendingCallbackDueTime = UTC, else the server's zone
+    tz = UTC if tx.ctx.callback_due_utc else tx.ctx.server_tz
+    return due.astimezone(tz).strftime("%Y/%m/%d %H:%M")
 
 
 def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:
@@ -539,7 +577,8 @@ def start_wrapup(tx: Tx, agent_id: str, *, external: bool = False) -> None:
     tx.notify(m.WrapupStarted, agent_id, session_id=a.session_id,
               completion_codes=list(w.completion_codes),
               default_completion_code=w.default_completion_code,
-              wrapup_seconds=w.wrapup_seconds, wrapup_extensions=w.wrapup_extensions)
+              wrapup_seconds=w.wrapup_seconds, wrapup_extensions=w.wrapup_extensions,
+              heartbeat_seconds=tx.ctx.heartbeat_seconds)
 
 
 def drop_outgoing_consult(tx: Tx, a: Agent) -> None:
@@ -551,6 +590,20 @@ def drop_outgoing_consult(tx: Tx, a: Agent) -> None:
         tx.set(b.agent_id, pending_consults=tuple(
             p for p in b.pending_consults if p.from_agent_id != a.agent_id))
     tx.set(a.agent_id, outgoing_consult=None)
+
+
+def return_callbacks(tx: Tx, agent_id: str, reason: str, job_id: str | None = None) -> None:
+    """Callbacks pending on the agent that PAM will not deliver (all, or those of
+    ``job_id``) go back to the dialer with the reason, so none is silently lost."""
+    a = tx.must(agent_id)
+    back = [cb for cb in a.pending_callbacks if job_id is None or cb.job_id == job_id]
+    if not back:
+        return
+    tx.set(agent_id, pending_callbacks=tuple(
+        cb for cb in a.pending_callbacks if cb not in back))
+    for cb in back:
+        tx.emit(m.CallbackReturned(job_id=cb.job_id, callback_id=cb.callback_id,
+                                   agent_id=agent_id, reason=reason))
 
 
 def begin_consult(tx: Tx, initiator_id: str, receiver_id: str) -> None:
@@ -565,6 +618,10 @@ def begin_consult(tx: Tx, initiator_id: str, receiver_id: str) -> None:
            call_origin="consult", customer=a.customer, call_job_id=a.call_job_id)
     if a.session_id and a.call_state is not C.HOLD:
         tx.emit(m.PlayHold(agent_id=initiator_id, call_id=a.session_id))
+    if a.session_id:
+        tx.emit(m.ConsultCall(agent_id=initiator_id, call_id=a.session_id,
+                              session_id=a.session_id, target_agent_id=receiver_id,
+                              target_extension=b.extension))
 
 
 def _busy_keep_pending(a: Agent) -> AgentState:
@@ -586,7 +643,12 @@ def finish_work(tx: Tx, agent_id: str) -> None:
     4. an agent still attached to a job but no longer nailed is nailed again.
     """
     drop_outgoing_consult(tx, tx.must(agent_id))
+    was = tx.must(agent_id)
     a = tx.set(agent_id, **_CALL_FIELDS_CLEARED)
+    if was.job_id is None and was.call_state is not C.IDLE and was.agent_state is not A.LOGOUT:
+        # its job went (JobEnd) while it was on the call: the line it kept for the
+        # call is dropped now
+        tx.emit(m.UnnailAgent(agent_id=agent_id))
     # 1. pending consults, oldest first; stale ones are dropped.
     while a.pending_consults:
         pc, rest = a.pending_consults[0], a.pending_consults[1:]
@@ -601,10 +663,12 @@ def finish_work(tx: Tx, agent_id: str) -> None:
     js = a.job_state
     if js is J.PENDING_INBOUND:
         tx.detach(agent_id, "blended to inbound", J.JOB_INBOUND)
+        return_callbacks(tx, agent_id, "blended to inbound")
         tx.notify(m.BlendedToInbound, agent_id)
     elif js is J.PENDING_MANUAL_INBOUND:
         tx.detach(agent_id, "released from outbound", J.JOB_INBOUND)
-    elif js is J.PENDING_OUTBOUND:
+        return_callbacks(tx, agent_id, "released from outbound")
+    elif js is J.PENDING_OUTBOUND and a.inbound_call_id is None:
         tx.set(agent_id, job_state=J.JOB_DETACHED)
         tx.notify(m.BlendedToOutbound, agent_id)
     elif js is J.PENDING_MANUAL_JOB_MOVEMENT:
@@ -670,9 +734,10 @@ def logout(tx: Tx, agent_id: str) -> None:
     a = tx.must(agent_id)
     if a.job_id is not None:
         tx.detach(agent_id, "logout", J.JOB_DETACHED)
+    return_callbacks(tx, agent_id, "logout")
     tx.set(agent_id, agent_state=A.LOGOUT, job_state=J.JOB_DETACHED, reason_code=None,
            reason=None, walkaway=False, nailed=False, next_job_id=None, pending_callbacks=(),
-           pending_consults=(), **_CALL_FIELDS_CLEARED)
+           pending_consults=(), inbound_call_id=None, **_CALL_FIELDS_CLEARED)
 
 
 def free_peer(tx: Tx, a: Agent) -> None:
@@ -740,6 +805,9 @@ def do_consult_external(tx: Tx, a: Agent, c: m.Consult) -> None:
            external_number=c.target_number, held_from=None)
     if a.session_id and a.call_state is not C.HOLD:
         tx.emit(m.PlayHold(agent_id=a.agent_id, call_id=a.session_id))
+    if a.session_id:
+        tx.emit(m.ConsultCall(agent_id=a.agent_id, call_id=a.session_id,
+                              session_id=a.session_id, target_number=c.target_number))
 
 
 def do_consult_agent(tx: Tx, a: Agent, c: m.Consult) -> None:
@@ -764,9 +832,18 @@ def end_consult(tx: Tx, a: Agent, c: Any) -> None:
     tx.set(init.agent_id, call_state=C.TALKING, peer_agent_id=None, consult_initiator=False,
            external_number=None)
     if init.session_id:
+        drop_party(tx, init, init.peer_agent_id, init.external_number)
         tx.emit(m.StopHold(agent_id=init.agent_id, call_id=init.session_id))
     if init.peer_agent_id is not None:
         finish_work(tx, init.peer_agent_id)
+
+
+def drop_party(tx: Tx, owner: Agent, agent_id: str | None, number: str | None) -> None:
+    """``DropParty`` for the other leg of ``owner``'s call: an agent's or a number's."""
+    if owner.session_id is None or (agent_id is None and number is None):
+        return
+    tx.emit(m.DropParty(agent_id=agent_id or owner.agent_id, call_id=owner.session_id,
+                        session_id=owner.session_id, number=None if agent_id else number))
 
 
 def do_cancel_pending_consult(tx: Tx, a: Agent, c: Any) -> None:
@@ -792,7 +869,11 @@ def do_transfer(tx: Tx, a: Agent, c: Any) -> None:
            wrapup=a.wrapup, held_from=None)
     if a.session_id:
         tx.calls[a.session_id] = b.agent_id
-        tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
+        tx.emit(m.TransferCall(agent_id=a.agent_id, call_id=a.session_id,
+                               session_id=a.session_id, from_agent_id=a.agent_id,
+                               to_agent_id=b.agent_id))
+        if a.call_state is not C.CONFERENCE_OWNER:
+            tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
         tx.notify(m.CallNotify, b.agent_id, call_id=a.session_id, job_id=a.call_job_id,
                   customer=a.customer, origin="transferred")
     tx.set(a.agent_id, peer_agent_id=None)
@@ -803,8 +884,17 @@ def do_transfer_external(tx: Tx, a: Agent, c: Any) -> None:
     """Hand the customer to an external party: the call is disposed, and the
     desktop wraps up with "Transferred to external number"."""
     passive = a.peer_agent_id if a.call_state is not C.CONSULT else None
+    if a.session_id:
+        if passive is not None:
+            drop_party(tx, a, passive, None)
+        tx.emit(m.TransferCall(agent_id=a.agent_id, call_id=a.session_id,
+                               session_id=a.session_id, from_agent_id=a.agent_id,
+                               to_number=a.external_number))
+        if a.call_state is C.HOLD:  # the customer was held by the conference owner
+            tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
     start_wrapup(tx, a.agent_id, external=True)
     if passive is not None:
+        tx.set(passive, peer_agent_id=None)
         finish_work(tx, passive)
 
 
@@ -818,6 +908,10 @@ def do_conference(tx: Tx, a: Agent, c: Any) -> None:
     if a.peer_agent_id is not None:
         tx.set(a.peer_agent_id, call_state=C.CONFERENCE_PASSIVE, consult_initiator=False)
     if a.session_id:
+        tx.emit(m.ConferenceCall(agent_id=a.agent_id, call_id=a.session_id,
+                                 session_id=a.session_id, owner_agent_id=a.agent_id,
+                                 party_agent_id=a.peer_agent_id,
+                                 party_number=None if a.peer_agent_id else a.external_number))
         tx.emit(m.StopHold(agent_id=a.agent_id, call_id=a.session_id))
 
 
@@ -829,6 +923,7 @@ def do_end_conference(tx: Tx, a: Agent, c: Any) -> None:
     else:
         owner, passive = a, (tx.must(a.peer_agent_id) if a.peer_agent_id else None)
     was_held = owner.call_state is C.HOLD
+    drop_party(tx, owner, passive.agent_id if passive else None, owner.external_number)
     tx.set(owner.agent_id, call_state=C.HOLD if was_held else C.TALKING,
            held_from=C.TALKING if was_held else None, peer_agent_id=None,
            external_number=None)
@@ -847,6 +942,9 @@ def do_change_owner(tx: Tx, a: Agent, c: Any) -> None:
     tx.set(a.agent_id, call_state=C.CONFERENCE_PASSIVE, held_from=None)
     if a.session_id:
         tx.calls[a.session_id] = b.agent_id
+        tx.emit(m.ConferenceCall(agent_id=b.agent_id, call_id=a.session_id,
+                                 session_id=a.session_id, owner_agent_id=b.agent_id,
+                                 party_agent_id=a.agent_id))
 
 
 def do_preview_dial(tx: Tx, a: Agent, c: Any) -> None:
@@ -858,6 +956,35 @@ def do_redial(tx: Tx, a: Agent, c: Any) -> None:
     tx.set(a.agent_id, agent_state=_busy_keep_pending(a), call_state=C.DIALING,
            call_origin="redial")
     tx.emit(m.DialCustomer(agent_id=a.agent_id, session_id=a.session_id or ""))
+
+
+def do_hang_up(tx: Tx, a: Agent, c: m.HangUp) -> None:
+    """The agent ends the customer call: the media side releases it, the agent wraps
+    up, a conferenced colleague is free; the nailed line stays up."""
+    tx.emit(m.ReleaseCall(agent_id=a.agent_id, call_id=c.session_id))
+    do_customer_drop(tx, a, c)
+
+
+def do_inbound_started(tx: Tx, a: Agent, c: m.InboundCallStarted) -> None:
+    tx.set(a.agent_id, inbound_call_id=c.call_id)
+
+
+def do_inbound_ended(tx: Tx, a: Agent, c: m.InboundCallEnded) -> None:
+    tx.set(a.agent_id, inbound_call_id=None)
+    if a.job_state is J.PENDING_OUTBOUND and a.call_state is C.IDLE:
+        do_blend_outbound_now(tx, tx.must(a.agent_id), c)
+
+
+def on_inbound_call(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.inbound_call_id is not None
+
+
+def other_inbound_call(tx: Tx, a: Agent, c: Any) -> bool:
+    return a.inbound_call_id is not None and a.inbound_call_id != c.call_id
+
+
+def not_this_inbound_call(tx: Tx, a: Agent, c: Any) -> bool:
+    return bool(a.inbound_call_id != c.call_id)
 
 
 def do_wrapup_now(tx: Tx, a: Agent, c: Any) -> None:
@@ -884,6 +1011,16 @@ def do_wrapup_contact(tx: Tx, a: Agent, c: m.WrapupContact) -> None:
     finish_work(tx, a.agent_id)
 
 
+def do_desktop_lost(tx: Tx, a: Agent, c: Any) -> None:
+    """Shown in Wrapup; the customer call itself goes on (no ReleaseCall): its
+    CustomerDisconnected later finds the agent already wrapping up."""
+    peer = a.peer_agent_id
+    start_wrapup(tx, a.agent_id)
+    if peer is not None:
+        tx.set(peer, peer_agent_id=None)
+        finish_work(tx, peer)
+
+
 def do_extend_wrapup(tx: Tx, a: Agent, c: Any) -> None:
     w = a.wrapup
     assert w is not None
@@ -902,6 +1039,7 @@ def do_save_for_ha(tx: Tx, a: Agent, c: m.SaveAgentForHA) -> None:
 
 def do_blend_inbound_now(tx: Tx, a: Agent, c: Any) -> None:
     tx.detach(a.agent_id, "blended to inbound", J.JOB_INBOUND)
+    return_callbacks(tx, a.agent_id, "blended to inbound")
     tx.set(a.agent_id, next_job_id=None)
     tx.notify(m.BlendedToInbound, a.agent_id)
 
@@ -912,6 +1050,7 @@ def released_until(tx: Tx, c: m.ReleaseFromOutbound) -> datetime | None:
 
 def do_release_now(tx: Tx, a: Agent, c: m.ReleaseFromOutbound) -> None:
     tx.detach(a.agent_id, "released from outbound", J.JOB_INBOUND)
+    return_callbacks(tx, a.agent_id, "released from outbound")
     tx.set(a.agent_id, next_job_id=None, released_until=released_until(tx, c))
 
 
@@ -1232,6 +1371,10 @@ TABLE: dict[type[Any], list[Entry]] = {
             guard=in_agent_consult_as_initiator, note="initiator free; receiver Talking"),
         Row(src(call={C.CONFERENCE_OWNER}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
             guard=with_external_party, note="conference with an external party"),
+        Row(src(call={C.HOLD}), To(A.WORK_NOT_READY, C.WRAPUP), do_transfer_external,
+            guard=lambda tx, a, c: is_conference_owner(tx, a, c) and with_external_party(
+                tx, a, c),
+            note="the owner, customer on hold, hands it to the external party"),
         Row(src(call={C.CONFERENCE_OWNER}), To("*", C.IDLE), do_transfer_from_conference,
             note="owner leaves; passive agent owns the call"),
         reject_rest("Transfer needs an active consult started by this agent"),
@@ -1261,6 +1404,15 @@ TABLE: dict[type[Any], list[Entry]] = {
         Row(src(call=ALL_C), To(call=C.CONFERENCE_PASSIVE), do_change_owner,
             guard=is_conference_owner, note="owner and passive swap"),
         reject_rest("only the conference owner can hand over ownership"),
+    ],
+    m.HangUp: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Reject(src(call=TALK), "BadRequest", "session_id is not the agent's current call",
+               guard=session_mismatch),
+        Row(src(call=TALK), To(A.WORK_NOT_READY, C.WRAPUP), do_hang_up,
+            note="ReleaseCall to the media side; the nailed line stays"),
+        reject_rest("HangUp needs a customer call in Talking or Hold"),
     ],
     # ---- wrap-up -------------------------------------------------------
     m.WrapupContact: [
@@ -1296,6 +1448,24 @@ TABLE: dict[type[Any], list[Entry]] = {
         NOT_LOGGED_IN,
         Row(ANY, STAY, do_save_for_ha),
     ],
+    m.DesktopHeartbeat: [
+        NOT_LOGGED_IN,
+        Row(ANY, STAY, noop, note="liveness only; the zone notes when it heard the desktop"),
+    ],
+    DesktopLost: [
+        NOT_LOGGED_IN,
+        Row(src(call=TALK | {C.CONSULT, C.CONFERENCE_OWNER}), To("*", C.WRAPUP), do_desktop_lost,
+            guard=lambda tx, a, c: bool(a.ha_data) and not is_passive_party(tx, a, c),
+            note="shown in Wrapup (SaveAgentForHA was used); the call goes on"),
+        Row(ANY, STAY, noop, note="nothing to show: the alarm alone"),
+    ],
+    WrapupTimeout: [
+        NOT_LOGGED_IN,
+        Row(src(call={C.WRAPUP}), To("*", C.IDLE, "*"), do_wrapup_contact,
+            guard=lambda tx, a, c: a.session_id == c.session_id,
+            note="the job's default completion code"),
+        reject_rest("the agent is no longer in that wrap-up"),
+    ],
     m.GetAgentStatus: [
         NOT_LOGGED_IN,
         Row(ANY, STAY, noop, note="read only"),
@@ -1327,6 +1497,8 @@ TABLE: dict[type[Any], list[Entry]] = {
         IN_DOUBT,
         Reject(ANY, "BadRequest", "job_id is not a running job-task of this zone",
                guard=unknown_job),
+        Reject(ANY, "InvalidTransition", "the agent is on an inbound call; move it when the "
+               "call ends (InboundCallEnded)", guard=on_inbound_call),
         Row(src(job={J.PENDING_MANUAL_JOB_MOVEMENT}), To(job="*"), do_cancel_move,
             guard=back_to_own_job,
             note="back to its own job: the pending move is cancelled"),
@@ -1355,12 +1527,31 @@ TABLE: dict[type[Any], list[Entry]] = {
                "has not run out", guard=in_thrash_interval),
         Reject(src(job={J.PENDING_MANUAL_INBOUND}), "InvalidTransition",
                "a supervisor released this agent from outbound"),
+        Row(src(job={J.JOB_INBOUND}), To(job=J.PENDING_OUTBOUND), do_blend_outbound_pending,
+            guard=on_inbound_call, note="on an inbound call: JobDetached when it ends"),
         Row(src(job={J.JOB_INBOUND}, call={C.IDLE}), To(job=J.JOB_DETACHED), do_blend_outbound_now,
             note="allocation attaches it to a job"),
         Row(src(job={J.JOB_INBOUND}), To(job=J.PENDING_OUTBOUND), do_blend_outbound_pending,
             note="JobDetached when the work ends"),
         Row(src(job={J.PENDING_INBOUND}), To(job="*"), do_cancel_pending_inbound),
         Row(ANY, STAY, noop, note="already outbound"),
+    ],
+    # ---- ACD (inbound side) ----------------------------------------------
+    m.InboundCallStarted: [
+        NOT_LOGGED_IN,
+        Reject(ANY, "InvalidTransition", "the agent is already on another inbound call",
+               guard=other_inbound_call),
+        Row(src(job={J.JOB_INBOUND, J.PENDING_OUTBOUND}), STAY, do_inbound_started,
+            note="BlendToOutbound waits (PendingOutbound) until the call ends"),
+        reject_rest("the agent is not blended to inbound"),
+    ],
+    m.InboundCallEnded: [
+        NOT_LOGGED_IN,
+        Reject(ANY, "BadRequest", "call_id is not the agent's inbound call",
+               guard=not_this_inbound_call),
+        Row(src(job={J.PENDING_OUTBOUND}, call={C.IDLE}), To(job=J.JOB_DETACHED),
+            do_inbound_ended, note="the pending BlendToOutbound completes"),
+        Row(ANY, STAY, do_inbound_ended),
     ],
     # ---- dialer and telephony --------------------------------------------
     OfferContact: [
@@ -1374,6 +1565,8 @@ TABLE: dict[type[Any], list[Entry]] = {
         IN_DOUBT,
         Reject(ANY, "BadRequest", "job_id is not a job-task of this zone",
                guard=callback_for_job_unknown),
+        Reject(ANY, "InvalidTransition", "the agent is not on the callback's job and cannot "
+               "be attached to it (skills or licences)", guard=cannot_take_callback),
         Row(src(agent={A.READY}, job=NOT_INBOUND), To(A.BUSY, C.CALLBACK), do_callback_now),
         Row(ANY, STAY, do_callback_pending,
             note="busy or not ready: PreviewCallbackPending with the due time"),
@@ -1566,6 +1759,15 @@ def apply_job(current: JobTask | None, cmd: m.Command, ctx: Context) -> tuple[
                 cmd.default_completion_code not in cmd.completion_codes):
             return None, m.Rejected(code="BadRequest", message="default_completion_code is not "
                                     "one of completion_codes"), []
+        if current is not None and current.status != "ended" and (
+                current.action_name != cmd.action_name):
+            # Not yet (issue 17 item 7): a zone keys its job-tasks by job_id alone, so a
+            # second action of a running job would overwrite the first one's licences,
+            # codes and staffing. Refused instead of silently merged.
+            return None, m.Rejected(code="BadRequest", message=(
+                f"job {cmd.job_id!r} already runs action {current.action_name!r} in this "
+                f"zone; PAM serves one action per job_id and zone: give the second action "
+                f"its own job_id, or end the first")), []
         new = job_from(cmd)
         if current is not None and current.status != "ended":
             new = msgspec.structs.replace(new, assigned=current.assigned)

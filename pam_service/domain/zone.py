@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -26,6 +26,8 @@ A = AgentState
 C = CallState
 J = JobState
 
+#: The commands only a desktop sends: hearing one proves the desktop is alive.
+DESKTOP = frozenset({"agent"})
 FREE_JOB_STATES = frozenset({J.JOB_DETACHED, J.JOB_END})
 #: Job states in which an idle Ready agent on a job may be moved (donated, trimmed).
 MOVABLE_JOB_STATES = frozenset({J.JOB_ATTACHED, J.PENDING_JOB_ATTACH})
@@ -160,6 +162,14 @@ def _gates_changed(old: JobTask | None, new: JobTask) -> bool:
         new.status, new.strategy, new.required_skills)
 
 
+def colleague(a: Agent) -> Agent:
+    """An agent as ListCallbackAgents shows it to another agent's desktop: id, name,
+    skills and state; every other field left at its empty default (docs/security.md)."""
+    return Agent(agent_id=a.agent_id, zone=a.zone, agent_state=a.agent_state,
+                 call_state=a.call_state, job_state=a.job_state, version=a.version,
+                 since=a.since, agent_name=a.agent_name, skills=a.skills)
+
+
 def rejected(code: m.RejectCode, message: str) -> Result:
     return Result(reply=m.Rejected(code=code, message=message))
 
@@ -188,6 +198,11 @@ class Zone:
         #: took the zone over. Not part of the durable record (a per-call write of the
         #: job would cost more than the call); the event stream has the exact counts.
         self.counters: dict[str, list[int]] = {}
+        #: v1.1 desktop liveness: when each agent's desktop was last heard (a command only
+        #: a desktop sends), and the agents whose silence has been alarmed. In memory
+        #: only: after a takeover every desktop's clock starts again from the takeover.
+        self.seen: dict[str, datetime] = {}
+        self.silent: set[str] = set()
 
     # ---- loading (takeover) --------------------------------------------
     def load(self, agents: Iterable[Agent], jobs: Iterable[JobTask],
@@ -318,6 +333,12 @@ class Zone:
         # Every change a command leads to names that command as its cause (PROTOCOL.md);
         # the machine's own step (OfferContact, AttachToJob, ...) stays in ``step``.
         name = type(cmd).__name__
+        if type(cmd).senders == DESKTOP and isinstance(cmd, m.AgentCommand):
+            self.seen[cmd.agent_id] = ctx.now
+            self.silent.discard(cmd.agent_id)
+            if isinstance(cmd, m.Login) and isinstance(res.reply, m.Accepted):
+                res.reply = msgspec.structs.replace(res.reply,
+                                                    heartbeat_seconds=ctx.heartbeat_seconds)
         events = res.events
         for i, e in enumerate(events):
             if type(e) is m.AgentStateChanged and e.cause != name:
@@ -357,10 +378,51 @@ class Zone:
             self._step(res, sm.ResolveUnknown(agent_id=cmd.agent_id), ctx)
             res.reply = msgspec.structs.replace(res.reply, agent=self.agents[cmd.agent_id])
         if isinstance(cmd, m.ListCallbackAgents) and isinstance(res.reply, m.Accepted):
-            live = [a for a in self.agents.values() if a.agent_state is not A.LOGOUT]
+            # what a desktop needs to pick a colleague, nothing of its customer or HA data
+            live = [colleague(a) for a in self.agents.values() if a.agent_state is not A.LOGOUT]
             res.reply = m.Accepted(agent=res.reply.agent,
                                    agents=sorted(live, key=lambda a: a.agent_id))
         return res
+
+    def desktop_checks(self, ctx: sm.Context, grace_s: float = 30.0
+                       ) -> tuple[list[sm.Internal], list[m.Event], datetime | None]:
+        """Desktop liveness (PROTOCOL.md v1.1), for the worker to run on a timer.
+
+        Returns the inputs to apply (DesktopLost, WrapupTimeout), the alarms to publish
+        (``P_POMAGT_DESKTOP``, once per silence) and when to look again. A desktop is
+        live when heard within three ``heartbeat_seconds``; an agent never heard (after
+        a takeover) is counted from now."""
+        hb = timedelta(seconds=ctx.heartbeat_seconds)
+        inputs: list[sm.Internal] = []
+        alarms: list[m.Event] = []
+        due: datetime | None = None
+        for aid, a in self.agents.items():
+            if a.agent_state is A.LOGOUT:
+                self.seen.pop(aid, None)
+                self.silent.discard(aid)
+                continue
+            last = self.seen.setdefault(aid, ctx.now)
+            dead_at = last + 3 * hb
+            if ctx.now < dead_at:
+                due = dead_at if due is None else min(due, dead_at)
+                continue
+            if aid not in self.silent:
+                self.silent.add(aid)
+                alarms.append(m.Alarm(code="P_POMAGT_DESKTOP", severity="minor", agent_id=aid,
+                                      zone=self.name,
+                                      message=f"the desktop of agent {aid} has been silent for "
+                                              f"{(ctx.now - last).total_seconds():.0f} s"))
+                inputs.append(sm.DesktopLost(agent_id=aid))
+                continue
+            if a.call_state is C.WRAPUP:
+                w = a.wrapup or m.WrapupSpec()
+                limit = a.since + timedelta(seconds=w.wrapup_seconds * (1 + w.wrapup_extensions)
+                                            + grace_s)
+                if ctx.now >= limit:
+                    inputs.append(sm.WrapupTimeout(agent_id=aid, session_id=a.session_id))
+                else:
+                    due = limit if due is None else min(due, limit)
+        return inputs, alarms, due
 
     def internal(self, inp: sm.Internal, ctx: sm.Context) -> Result:
         """Apply an input no wire command carries (``MarkUnknown`` at a takeover,
@@ -372,6 +434,11 @@ class Zone:
         out = self._step(res, inp, ctx)
         res.reply = out.reply
         if out.accepted:
+            if isinstance(inp, m.MoveAgentToJob) and inp.agent_id in self.agents:
+                # a supervisor's move sticks: the allocator may not donate the moved
+                # agent back in this command; its old job is refilled with another
+                self.held.add(inp.agent_id)
+                self._sync_agent(self.agents[inp.agent_id])
             self._allocate(res, ctx)
             final = self.agents.get(inp.agent_id)  # type: ignore[union-attr]
             if final is not None and isinstance(res.reply, m.Accepted):

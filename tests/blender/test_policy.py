@@ -338,3 +338,19 @@ def test_agents_in_a_supervisors_thrash_interval_are_not_returned_to_outbound() 
     assert ids(decide(LOW, [held, free], {}, T0, cfg)) == ["free"]
     later = demand(0, sl=0.99, ts=T0 + 61)
     assert sorted(ids(decide(later, [held, free], {}, T0 + 61, cfg))) == ["free", "held"]
+
+
+# ---- inbound calls the ACD reported (PROTOCOL.md v1.1) ----------------------------
+
+
+def test_an_agent_on_an_inbound_call_neither_covers_the_queue_nor_goes_back_first() -> None:
+    free = [agent(f"i{i}", job_state="JobInbound", job_id=None) for i in range(5)]
+    talking = [updated(a, inbound_call_id=f"in{i}") for i, a in enumerate(free[:3])]
+    agents = [agent(f"o{i}") for i in range(20)] + talking + free[3:]
+    d = decide(demand(7), agents, {}, T0, PolicyConfig(max_share=0.5))
+    assert len(d.moves) == 5  # 7 waiting, only 2 inbound agents free to answer
+    moves = {a.agent_id: LastMove(T0 - 900 + i, "inbound")
+             for i, a in enumerate(talking + free[3:])}
+    d = decide(LOW, talking + free[3:], moves, T0, PolicyConfig(max_share=1.0))
+    assert ids(d)[:2] == ["i3", "i4"]  # the free ones first
+    assert "inbound call" in d.moves[-1].reason

@@ -24,6 +24,8 @@ PROTOCOL_COMMANDS = {
     "JobStarted", "JobPaused", "JobResumed", "JobEnded", "CustomerConnected",
     "PreviewContactReady", "CallbackDue", "DialResult", "CustomerDisconnected",
     "NailingEstablished", "NailingDropped",
+    # v1.1
+    "HangUp", "InboundCallStarted", "InboundCallEnded", "DesktopHeartbeat",
 }
 
 STATES = [

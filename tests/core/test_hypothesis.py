@@ -24,7 +24,7 @@ simple = st.sampled_from([
     m.RejectConsult, m.Transfer, m.Conference, m.EndConference, m.ChangeConferenceOwner,
     m.ExtendWrapup, m.GetAgentStatus, m.ListCallbackAgents, m.ReleaseFromOutbound,
     m.BlendToInbound, m.BlendToOutbound, m.NailingEstablished, m.NailingDropped,
-    m.SaveAgentForHA,
+    m.SaveAgentForHA, m.DesktopHeartbeat,
 ])
 
 
@@ -123,6 +123,17 @@ class AgentMachine(RuleBasedStateMachine):
         calls = sorted(self.s.zone.calls) or ["nope"]
         self.send(m.CustomerDisconnected(call_id=data.draw(st.sampled_from(calls))))
 
+    @rule(aid=agent_ids, data=st.data())
+    def desktop_hang_up(self, aid: str, data: st.DataObject) -> None:
+        a = self.s.zone.agents.get(aid)
+        own = a.session_id if a is not None and a.session_id else "nope"
+        self.send(m.HangUp(agent_id=aid, session_id=data.draw(st.sampled_from([own, "x"]))))
+
+    @rule(aid=agent_ids, n=st.integers(0, 2), end=st.booleans())
+    def inbound_call(self, aid: str, n: int, end: bool) -> None:
+        cls = m.InboundCallEnded if end else m.InboundCallStarted
+        self.send(cls(agent_id=aid, call_id=f"in{n}"))
+
     @rule(job=job_ids, aid=st.none() | agent_ids, n=st.integers(0, 9))
     def callback(self, job: str, aid: str | None, n: int) -> None:
         self.send(m.CallbackDue(job_id=job, callback_id=f"cb{n}", agent_id=aid))
@@ -154,6 +165,13 @@ class AgentMachine(RuleBasedStateMachine):
             if a.call_state is not CallState.IDLE:
                 assert a.agent_state is not AgentState.READY, a
             assert len(a.pending_consults) <= 2, a
+
+    @invariant()
+    def an_agent_on_an_inbound_call_does_no_outbound_work(self) -> None:
+        for a in self.s.zone.agents.values():
+            if a.inbound_call_id is not None:
+                assert a.job_id is None and a.job_state.value in (
+                    "JobInbound", "PendingOutbound"), a
 
     @invariant()
     def each_customer_call_has_exactly_one_owner(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from pam_protocol import messages as m
 from pam_service.domain import machine as sm
@@ -214,7 +215,7 @@ def test_rule_callback_for_busy_agent_is_pending_with_due_time_in_server_time_zo
     due = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
     res = s.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A", due_time=due))
     (n,) = s.events(res, m.PreviewCallbackPending)
-    assert n.due_time == "2026-11-26T14:30+00:00"
+    assert n.due_time == "2026/11/26 14:30"  # the server's zone (UTC here)
     assert [c.callback_id for c in s.agent("A").pending_callbacks] == ["cb1"]
     s.ok(m.CustomerDisconnected(call_id="c0"))
     s.ok(m.WrapupContact(agent_id="A", session_id="c0"))
@@ -230,6 +231,20 @@ def test_rule_pending_callback_due_time_is_utc_yyyy_MM_dd_HH_mm_when_configured(
     res = s.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A", due_time=due))
     (n,) = s.events(res, m.PreviewCallbackPending)
     assert n.due_time == "2026/11/26 14:30"
+
+
+def test_rule_pending_callback_due_time_formats_of_both_modes_agree() -> None:
+    """yyyy/MM/dd HH:mm in both modes; the server's zone by default, UTC when set."""
+    due = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
+    got = []
+    for kw in ({"server_tz": ZoneInfo("Europe/Paris")}, {"callback_due_utc": True}):
+        s = Sim(**kw)
+        s.job()
+        talking(s, "A")
+        res = s.ok(m.CallbackDue(job_id="J", callback_id="cb1", agent_id="A", due_time=due))
+        (n,) = s.events(res, m.PreviewCallbackPending)
+        got.append(n.due_time)
+    assert got == ["2026/11/26 15:30", "2026/11/26 14:30"]
 
 
 def test_rule_skills_are_not_refreshed_on_attach_only_by_relogin() -> None:
@@ -674,21 +689,22 @@ def test_rule_release_from_outbound_of_an_agent_in_doubt_is_ignored_with_P_POMAG
     assert s.states("A")[2] == "JobAttached"
 
 
-def test_rule_an_agent_released_to_inbound_gets_its_callback_only_back_on_outbound() -> None:
+def test_rule_an_agent_blended_to_inbound_returns_its_pending_callback_to_the_dialer() -> None:
+    """v1.1 (issue 17 item 5): a callback PAM will not deliver is never silently kept."""
     s = Sim()
     s.job()
     talking(s, "A")
     s.ok(m.CallbackDue(job_id="J", callback_id="cb", agent_id="A"))
     s.ok(m.BlendToInbound(agent_id="A"))
     s.ok(m.CustomerDisconnected(call_id="c0"))
-    s.ok(m.WrapupContact(agent_id="A", session_id="c0"))
+    res = s.ok(m.WrapupContact(agent_id="A", session_id="c0"))
     assert s.states("A") == ("Ready", "Idle", "JobInbound")  # no outbound callback
-    s.ok(m.NotReady(agent_id="A", reason_code=1))
-    s.ok(m.Ready(agent_id="A"))
-    assert s.states("A") == ("Ready", "Idle", "JobInbound")
+    back = s.events(res, m.CallbackReturned)
+    assert [(e.job_id, e.callback_id, e.agent_id, e.reason) for e in back] == [
+        ("J", "cb", "A", "blended to inbound")]
+    assert s.agent("A").pending_callbacks == ()
     res = s.ok(m.BlendToOutbound(agent_id="A"))
-    assert s.events(res, m.CallbackOffered)
-    assert s.states("A")[:2] == ("Busy", "Callback")
+    assert not s.events(res, m.CallbackOffered)
 
 
 def test_rule_a_live_customer_on_a_paused_job_finds_no_agent_until_it_resumes() -> None:
