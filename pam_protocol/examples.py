@@ -44,6 +44,8 @@ COMMAND_EXAMPLES: tuple[m.Command, ...] = (
     m.GetAgentStatus(agent_id="a1001"),
     m.ListCallbackAgents(agent_id="a1001"),
     m.ReleaseFromOutbound(agent_id="a1001", thrash_seconds=300),
+    m.ForceNotReady(agent_id="a1001", reason_code=31, reason="Coaching session"),
+    m.ForceLogout(agent_id="a1001"),
     m.MoveAgentToJob(agent_id="a1001", job_id="renewals"),
     m.GetZoneStatus(zone="z1"),
     m.BlendToInbound(agent_id="a1001"),

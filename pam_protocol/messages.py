@@ -218,6 +218,21 @@ class ListCallbackAgents(AgentCommand, frozen=True):
 
 
 @sent_by("supervisor")
+class ForceNotReady(AgentCommand, frozen=True):
+    """v1.1, beyond POM (as VICIdial and TaskRouter allow): NotReady now when the agent is
+    idle, PendingNotReady when it is working; the reason is the supervisor's."""
+
+    reason_code: ReasonCode
+    reason: str | None = None
+
+
+@sent_by("supervisor")
+class ForceLogout(AgentCommand, frozen=True):
+    """v1.1, beyond POM: Logout now when the agent is idle, PendingLogout (logged out when
+    its current work ends) when it is working."""
+
+
+@sent_by("supervisor")
 class ReleaseFromOutbound(AgentCommand, frozen=True):
     #: Addition: the thrash interval. For this many seconds the blender's
     #: ``BlendToOutbound`` is ignored, so the agent is not moved straight back.
@@ -352,7 +367,8 @@ AnyCommand = (
     | MoveAgentToJob | GetZoneStatus | BlendToInbound | BlendToOutbound | JobStarted
     | JobPaused | JobResumed | JobEnded | CustomerConnected | PreviewContactReady
     | CallbackDue | DialResult | CustomerDisconnected | NailingEstablished | NailingDropped
-    | HangUp | InboundCallStarted | InboundCallEnded | DesktopHeartbeat
+    | HangUp | InboundCallStarted | InboundCallEnded | DesktopHeartbeat | ForceNotReady
+    | ForceLogout
 )
 
 #: Derived from the union: one list of commands, the union's.

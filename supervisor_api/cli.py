@@ -45,6 +45,7 @@ from supervisor_api.views import (
     LiveAgents,
     agents_table,
     alarm_line,
+    force_outcome,
     move_outcome,
     release_outcome,
 )
@@ -200,6 +201,26 @@ async def cmd_move(args: argparse.Namespace, sup: SupervisorClient, ctx: Context
     return EXIT_OK
 
 
+def _person() -> str:
+    """Who runs the command (audited by PAM with the command)."""
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+async def cmd_force_not_ready(args: argparse.Namespace, sup: SupervisorClient,
+                              ctx: Context) -> int:
+    a = await sup.force_not_ready(args.zone, args.agent, args.reason_code, args.reason,
+                                  on_behalf_of=_person())
+    ctx.out.print(Text(force_outcome(a, "NotReady")))
+    return EXIT_OK
+
+
+async def cmd_force_logout(args: argparse.Namespace, sup: SupervisorClient,
+                           ctx: Context) -> int:
+    a = await sup.force_logout(args.zone, args.agent, on_behalf_of=_person())
+    ctx.out.print(Text(force_outcome(a, "log out")))
+    return EXIT_OK
+
+
 async def cmd_alarms(args: argparse.Namespace, sup: SupervisorClient, ctx: Context) -> int:
     async with sup.watch(args.zone, states=False) as watch:
         ctx.err.print(Text(f"Watching alarms of zone {args.zone} (Ctrl-C to stop)"))
@@ -285,6 +306,21 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("job", help="job id of a running job-task of the zone")
     _zone(mv)
     mv.set_defaults(handler=cmd_move)
+
+    fnr = sub.add_parser("force-not-ready", help="put an agent NotReady (at the end of its "
+                         "call when working)")
+    fnr.add_argument("agent", help="agent id")
+    fnr.add_argument("--reason-code", type=cli.bounded(int, 0, 9999), required=True,
+                     help="the NotReady reason code")
+    fnr.add_argument("--reason", default=None, help="the reason's text")
+    _zone(fnr)
+    fnr.set_defaults(handler=cmd_force_not_ready)
+
+    flo = sub.add_parser("force-logout", help="log an agent out (at the end of its call when "
+                         "working)")
+    flo.add_argument("agent", help="agent id")
+    _zone(flo)
+    flo.set_defaults(handler=cmd_force_logout)
 
     al = sub.add_parser("alarms", help="print the zone's alarms as they arrive")
     _zone(al)

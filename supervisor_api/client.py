@@ -90,6 +90,22 @@ class SupervisorClient:
                                 f"the move to job {job_id}", agent_id, on_behalf_of)
         return reply.agent or await self.agent(zone, agent_id)
 
+    async def force_not_ready(self, zone: str, agent_id: str, reason_code: int,
+                              reason: str | None = None, *,
+                              on_behalf_of: str | None = None) -> m.AgentSnapshot:
+        """NotReady now when idle, PendingNotReady when working (v1.1, beyond POM)."""
+        reply = await self._ask(zone, m.ForceNotReady(agent_id=agent_id,
+                                                      reason_code=reason_code, reason=reason),
+                                "the forced NotReady", agent_id, on_behalf_of)
+        return reply.agent or await self.agent(zone, agent_id)
+
+    async def force_logout(self, zone: str, agent_id: str, *,
+                           on_behalf_of: str | None = None) -> m.AgentSnapshot:
+        """Logout now when idle, PendingLogout (at the end of the call) when working."""
+        reply = await self._ask(zone, m.ForceLogout(agent_id=agent_id), "the forced logout",
+                                agent_id, on_behalf_of)
+        return reply.agent or await self.agent(zone, agent_id)
+
     def watch(self, zone: str, *, states: bool = True, alarms: bool = True) -> ZoneWatch:
         """The zone's agent state changes and alarms as they happen (``async for``)."""
         return ZoneWatch(self.pam, zone, states=states, alarms=alarms)

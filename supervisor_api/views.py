@@ -116,6 +116,13 @@ def release_outcome(a: m.AgentSnapshot) -> str:
     return f"PAM accepted the release of {a.agent_id}; its job state is {a.job_state}."
 
 
+def force_outcome(a: m.AgentSnapshot, what: str) -> str:
+    if a.agent_state in ("PendingNotReady", "PendingLogout"):
+        return (f"{a.agent_id} is busy ({a.call_state}): PAM will make it {what} when its "
+                f"current work ends ({a.agent_state}).")
+    return f"{a.agent_id} is now {a.agent_state}."
+
+
 def move_outcome(a: m.AgentSnapshot, job_id: str) -> str:
     if a.job_state == "PendingManualJobMovement":
         return (f"{a.agent_id} is busy ({a.call_state}): PAM will move it to job {job_id} "

@@ -780,6 +780,12 @@ def do_not_ready(tx: Tx, a: Agent, c: m.NotReady) -> None:
                                 f"(NotReady reason {c.reason_code})"))
 
 
+def do_force_not_ready(tx: Tx, a: Agent, c: m.ForceNotReady) -> None:
+    busy = a.call_state in WORK_CALL_STATES
+    tx.set(a.agent_id, agent_state=A.PENDING_NOT_READY if busy else A.NOT_READY,
+           reason_code=c.reason_code, reason=c.reason, walkaway=False)
+
+
 def do_logout(tx: Tx, a: Agent, c: Any) -> None:
     logout(tx, a.agent_id)
 
@@ -1475,6 +1481,27 @@ TABLE: dict[type[Any], list[Entry]] = {
         Row(ANY, STAY, noop, note="read only; the service lists the zone's agents"),
     ],
     # ---- supervisor ------------------------------------------------------
+    # ---- supervisor (v1.1, beyond POM) ----------------------------------
+    m.ForceNotReady: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Reject(src(agent={A.PENDING_LOGOUT}), "InvalidTransition",
+               "the agent is logging out when its work ends"),
+        Row(src(agent={A.READY, A.NOT_READY}), To(A.NOT_READY), do_force_not_ready,
+            note="now, with the supervisor's reason"),
+        Row(src(agent={A.BUSY, A.WORK_NOT_READY, A.PENDING_NOT_READY}), To(A.PENDING_NOT_READY),
+            do_force_not_ready, note="NotReady when the current work ends"),
+        reject_rest("ForceNotReady is not possible now"),
+    ],
+    m.ForceLogout: [
+        NOT_LOGGED_IN,
+        IN_DOUBT,
+        Row(src(agent=IDLE), To(A.LOGOUT, C.IDLE, J.JOB_DETACHED), do_logout, note="now"),
+        Row(src(agent={A.PENDING_LOGOUT}), STAY, noop),
+        Row(src(agent=WORKING), To(A.PENDING_LOGOUT), do_pending_logout,
+            note="logged out when the current work ends"),
+        reject_rest("ForceLogout is not possible now"),
+    ],
     m.ReleaseFromOutbound: [
         NOT_LOGGED_IN,
         Reject(ANY, "Ignored", "the zone is failing over or messaging cannot confirm",

@@ -26,6 +26,7 @@ PROTOCOL_COMMANDS = {
     "NailingEstablished", "NailingDropped",
     # v1.1
     "HangUp", "InboundCallStarted", "InboundCallEnded", "DesktopHeartbeat",
+    "ForceNotReady", "ForceLogout",
 }
 
 STATES = [

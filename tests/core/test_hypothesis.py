@@ -22,7 +22,7 @@ sessions = st.sampled_from(["c1", "c2", "c3", "p1", "cb1", "x"])
 simple = st.sampled_from([
     m.Ready, m.Logout, m.PendingLogout, m.HoldCall, m.UnholdCall, m.CancelConsult,
     m.RejectConsult, m.Transfer, m.Conference, m.EndConference, m.ChangeConferenceOwner,
-    m.ExtendWrapup, m.GetAgentStatus, m.ListCallbackAgents, m.ReleaseFromOutbound,
+    m.ExtendWrapup, m.GetAgentStatus, m.ListCallbackAgents, m.ReleaseFromOutbound, m.ForceLogout,
     m.BlendToInbound, m.BlendToOutbound, m.NailingEstablished, m.NailingDropped,
     m.SaveAgentForHA, m.DesktopHeartbeat,
 ])
@@ -80,6 +80,10 @@ class AgentMachine(RuleBasedStateMachine):
     @rule(cls=simple, aid=agent_ids)
     def simple_command(self, cls: Any, aid: str) -> None:
         self.send(cls(agent_id=aid))
+
+    @rule(aid=agent_ids, code=st.integers(0, 9))
+    def force_not_ready(self, aid: str, code: int) -> None:
+        self.send(m.ForceNotReady(agent_id=aid, reason_code=code))
 
     @rule(aid=agent_ids, code=st.integers(0, 9), walkaway=st.booleans())
     def not_ready(self, aid: str, code: int, walkaway: bool) -> None:

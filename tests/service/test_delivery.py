@@ -295,3 +295,16 @@ async def test_an_expiration_counts_from_the_senders_timestamp_when_it_has_one(
     r = await pam.client.send("z1", m.Ready(agent_id="A"), expiration=5)
     assert isinstance(r, m.Accepted) and r.agent is not None
     assert r.agent.agent_state == "Ready"
+
+
+async def test_force_commands_are_for_supervisors_only(pam: Pam, tmp_path: Path) -> None:
+    roles = tmp_path / "roles.toml"
+    roles.write_text('[users.guest]\nrole = "agent"\nagents = ["A"]\n')
+    for svc in pam.services:
+        svc.settings.policy = Policy.load(roles)
+    await pam.ok(m.Login(agent_id="A", zone="z1", extension="1", skills=[], time_zone="UTC",
+                         locale="en_US"))
+    for cmd in (m.ForceLogout(agent_id="A"), m.ForceNotReady(agent_id="A", reason_code=1)):
+        r = await pam.send(cmd)
+        assert isinstance(r, m.Rejected) and r.code == "Unauthorized", r
+    assert (await pam.status("A")).agent_state == "NotReady"

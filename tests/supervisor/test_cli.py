@@ -258,3 +258,21 @@ async def test_agents_and_jobs_as_json_and_csv(pam: Pam) -> None:
                                                                            "running")
     r = await cli(pam, "jobs", "--zone", "z1")
     assert r.code == 0 and "Job-tasks of zone z1" in r.out and "progressive" in r.out
+
+
+async def test_force_not_ready_and_force_logout_from_the_command_line(pam: Pam) -> None:
+    await pam.ok(JOB)
+    await ready_on_job(pam, "A")
+    r = await cli(pam, "force-not-ready", "A", "--reason-code", "31", "--reason", "Coaching",
+                  "--zone", "z1")
+    assert r.code == 0 and "A is now NotReady" in r.out, r
+    a = await pam.status("A")
+    assert (a.agent_state, a.reason_code, a.reason) == ("NotReady", 31, "Coaching")
+    await pam.ok(m.Ready(agent_id="A"))
+    await pam.ok(m.CustomerConnected(job_id="J", call_id="c1", customer={}))
+    r = await cli(pam, "force-logout", "A", "--zone", "z1")
+    assert r.code == 0 and "when its current work ends (PendingLogout)" in r.out, r
+    await pam.ok(m.CustomerDisconnected(call_id="c1"))
+    await pam.ok(m.WrapupContact(agent_id="A", session_id="c1"))
+    r2 = await pam.send(m.GetAgentStatus(agent_id="A"))
+    assert isinstance(r2, m.Rejected) and r2.code == "NotLoggedIn"  # logged out at the end
