@@ -92,6 +92,22 @@ def mermaid(kind: str) -> str:
     return "\n".join(lines)
 
 
+def end_of_work_markdown() -> str:
+    rows = ["| pending job state | becomes | off its job (licence freed) | callbacks returned "
+            "| desktop told | when | note |", "|---|---|---|---|---|---|---|"]
+    for js, mv in sm.END_OF_WORK_JOB.items():
+        rows.append(f"| {js.value} | {mv.to.value} | {'yes' if mv.detach else 'no'} | "
+                    f"{'yes' if mv.returns_callbacks else 'no'} | "
+                    f"{mv.notify.__name__ if mv.notify else ''} | "
+                    f"{_name(mv.guard) if mv.guard else 'always'} | {mv.note} |")
+    agent = ["| agent state | settles to |", "|---|---|"]
+    for st, to in sm.END_OF_WORK_AGENT.items():
+        agent.append(f"| {st.value} | {to.value if to is not None else '(stays)'} |")
+    agent.append("| any other | Ready (then its oldest pending callback, on outbound work) |")
+    return ("Step 2, pending job moves (`END_OF_WORK_JOB`):\n\n" + "\n".join(rows)
+            + "\n\nStep 3, the agent state (`END_OF_WORK_AGENT`):\n\n" + "\n".join(agent))
+
+
 def render() -> str:
     return "\n\n".join([
         BEGIN,
@@ -101,6 +117,8 @@ def render() -> str:
         "Edges come from rows whose source is restricted for that sub-state and whose "
         "target is fixed; rows that apply in any state, and targets an effect decides "
         "(the end-of-work rules), appear only in the table.",
+        "### The end of work\n\nWhat `finish_work` does when an agent's work ends, from "
+        "its two tables (the steps are described above).\n\n" + end_of_work_markdown(),
         "### The transition table\n\nEntries are tried in order; the first whose source "
         "states match and whose guard holds decides.\n\n" + table_markdown(),
         END,

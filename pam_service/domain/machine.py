@@ -629,6 +629,50 @@ def _busy_keep_pending(a: Agent) -> AgentState:
                                               A.UNKNOWN) else A.BUSY
 
 
+@dataclass(frozen=True)
+class JobMoveAtEnd:
+    """What the end of the work does to an agent whose job state is pending."""
+
+    to: JobState
+    why: str  # the reason given with the detach (and with returned callbacks)
+    detach: bool  # off its job (licence freed), or only the job state set
+    returns_callbacks: bool  # its pending callbacks go back to the dialer
+    notify: type[m.Notification] | None = None
+    guard: Callable[[Agent], bool] | None = None  # None: always
+    note: str = ""
+
+
+def not_on_inbound_call(a: Agent) -> bool:
+    return a.inbound_call_id is None
+
+
+#: The end of the work, step 2: pending job moves complete (rendered into
+#: docs/state-machine.md, "The end of work").
+END_OF_WORK_JOB: dict[JobState, JobMoveAtEnd] = {
+    J.PENDING_INBOUND: JobMoveAtEnd(J.JOB_INBOUND, "blended to inbound", detach=True,
+                                    returns_callbacks=True, notify=m.BlendedToInbound),
+    J.PENDING_MANUAL_INBOUND: JobMoveAtEnd(J.JOB_INBOUND, "released from outbound",
+                                           detach=True, returns_callbacks=True),
+    J.PENDING_OUTBOUND: JobMoveAtEnd(J.JOB_DETACHED, "blended to outbound", detach=False,
+                                     returns_callbacks=False, notify=m.BlendedToOutbound,
+                                     guard=not_on_inbound_call,
+                                     note="only once its inbound call is over too; then "
+                                          "allocation attaches it"),
+    J.PENDING_MANUAL_JOB_MOVEMENT: JobMoveAtEnd(J.JOB_END, "moved to another job", detach=True,
+                                                returns_callbacks=False,
+                                                note="CompleteMove then attaches it to the "
+                                                     "new job, as a change of its own"),
+}
+
+#: The end of the work, step 3: where the agent state settles (any other: Ready, and a
+#: Ready agent on outbound work gets its oldest pending callback at once). ``None``: stays.
+END_OF_WORK_AGENT: dict[AgentState, AgentState | None] = {
+    A.PENDING_LOGOUT: A.LOGOUT,
+    A.PENDING_NOT_READY: A.NOT_READY,
+    A.UNKNOWN: None,  # until its desktop resyncs: never Ready, never offered work
+}
+
+
 def finish_work(tx: Tx, agent_id: str) -> None:
     """The agent's current work is over: apply, in order, what was waiting for it.
 
@@ -659,31 +703,26 @@ def finish_work(tx: Tx, agent_id: str) -> None:
             tx.set(agent_id, agent_state=_busy_keep_pending(a))
             begin_consult(tx, pc.from_agent_id, agent_id)
             return
-    # 2. job moves.
-    js = a.job_state
-    if js is J.PENDING_INBOUND:
-        tx.detach(agent_id, "blended to inbound", J.JOB_INBOUND)
-        return_callbacks(tx, agent_id, "blended to inbound")
-        tx.notify(m.BlendedToInbound, agent_id)
-    elif js is J.PENDING_MANUAL_INBOUND:
-        tx.detach(agent_id, "released from outbound", J.JOB_INBOUND)
-        return_callbacks(tx, agent_id, "released from outbound")
-    elif js is J.PENDING_OUTBOUND and a.inbound_call_id is None:
-        tx.set(agent_id, job_state=J.JOB_DETACHED)
-        tx.notify(m.BlendedToOutbound, agent_id)
-    elif js is J.PENDING_MANUAL_JOB_MOVEMENT:
-        # JobEnd now; CompleteMove attaches it to next_job_id as a change of its own
-        tx.detach(agent_id, "moved to another job", J.JOB_END)
+    # 2. job moves (END_OF_WORK_JOB).
+    move = END_OF_WORK_JOB.get(a.job_state)
+    if move is not None and (move.guard is None or move.guard(a)):
+        if move.detach:
+            tx.detach(agent_id, move.why, move.to)
+        else:
+            tx.set(agent_id, job_state=move.to)
+        if move.returns_callbacks:
+            return_callbacks(tx, agent_id, move.why)
+        if move.notify is not None:
+            tx.notify(move.notify, agent_id)
     a = tx.must(agent_id)
-    # 3. agent state.
-    if a.agent_state is A.PENDING_LOGOUT:
+    # 3. agent state (END_OF_WORK_AGENT).
+    settle = END_OF_WORK_AGENT.get(a.agent_state, A.READY)
+    if settle is A.LOGOUT:
         logout(tx, agent_id)
         return
-    if a.agent_state is A.PENDING_NOT_READY:
+    if settle is A.NOT_READY:
         tx.set(agent_id, agent_state=A.NOT_READY)
-    elif a.agent_state is A.UNKNOWN:
-        pass  # stays Unknown (never Ready, never offered work) until the desktop resyncs
-    else:
+    elif settle is A.READY:
         tx.set(agent_id, agent_state=A.READY, reason_code=None, reason=None, walkaway=False)
         # an agent released to inbound takes no outbound work: its callbacks wait
         if a.pending_callbacks and a.job_state in NOT_INBOUND:
