@@ -45,7 +45,6 @@ J = JobState
 ALL_A = frozenset(AgentState)
 ALL_C = frozenset(CallState)
 ALL_J = frozenset(JobState)
-LOGGED_IN = ALL_A - {A.LOGOUT}
 WORKING = frozenset({A.BUSY, A.WORK_NOT_READY, A.PENDING_NOT_READY, A.PENDING_LOGOUT})
 IDLE = frozenset({A.READY, A.NOT_READY})
 
@@ -333,20 +332,12 @@ Entry = Row | Reject
 # ---------------------------------------------------------------------------
 
 
-def not_logged_in(tx: Tx, a: Agent, c: Any) -> bool:
-    return a.agent_state is A.LOGOUT
-
-
 def wrong_zone(tx: Tx, a: Agent, c: m.Login) -> bool:
     return c.zone != tx.ctx.zone
 
 
 def session_mismatch(tx: Tx, a: Agent, c: Any) -> bool:
     return bool(c.session_id != a.session_id)
-
-
-def has_pending_callbacks(tx: Tx, a: Agent, c: Any) -> bool:
-    return bool(a.pending_callbacks)
 
 
 def has_pending_activity(tx: Tx, a: Agent, c: Any) -> bool:
@@ -400,10 +391,6 @@ def in_agent_consult_as_initiator(tx: Tx, a: Agent, c: Any) -> bool:
 
 def in_external_consult(tx: Tx, a: Agent, c: Any) -> bool:
     return a.consult_initiator and a.external_number is not None
-
-
-def in_active_consult(tx: Tx, a: Agent, c: Any) -> bool:
-    return a.call_state is C.CONSULT
 
 
 def has_outgoing_pending_consult(tx: Tx, a: Agent, c: Any) -> bool:
@@ -777,12 +764,6 @@ def logout(tx: Tx, agent_id: str) -> None:
     tx.set(agent_id, agent_state=A.LOGOUT, job_state=J.JOB_DETACHED, reason_code=None,
            reason=None, walkaway=False, nailed=False, next_job_id=None, pending_callbacks=(),
            pending_consults=(), inbound_call_id=None, **_CALL_FIELDS_CLEARED)
-
-
-def free_peer(tx: Tx, a: Agent) -> None:
-    """The other agent of a consult or conference is done with the call."""
-    if a.peer_agent_id is not None:
-        finish_work(tx, a.peer_agent_id)
 
 
 # ---------------------------------------------------------------------------
@@ -1262,11 +1243,9 @@ IN_DOUBT = Reject(src(agent={A.UNKNOWN}), "Unavailable",
                   "the agent's state is being resynchronised after a failover; "
                   "send GetAgentStatus or SaveAgentForHA")
 TALK = {C.TALKING, C.HOLD}
-CONF = {C.CONFERENCE_OWNER, C.CONFERENCE_PASSIVE}
 ON_CALL = {C.TALKING, C.HOLD, C.CONSULT, C.CONFERENCE_OWNER, C.CONFERENCE_PASSIVE}
 NOT_INBOUND = ALL_J - {J.JOB_INBOUND, J.PENDING_INBOUND, J.PENDING_MANUAL_INBOUND,
                        J.PENDING_OUTBOUND}
-LEAVING_OUTBOUND = {J.PENDING_INBOUND, J.PENDING_MANUAL_INBOUND}
 
 
 def reject_rest(message: str, code: RejectCode = "InvalidTransition") -> Reject:
@@ -1853,8 +1832,6 @@ def apply_job(current: JobTask | None, cmd: m.Command, ctx: Context) -> tuple[
         follow = [DetachFromJob(agent_id=aid, job_id=cmd.job_id, reason=reason)
                   for aid in current.assigned]
     return new, m.Accepted(job=new), follow
-
-
 
 
 def is_available(a: Agent, job: JobTask | None = None) -> bool:
